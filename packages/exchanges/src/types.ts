@@ -1,0 +1,40 @@
+import type { ExchangeId, Pair, Tick } from '@arb/contracts'
+
+/** One WebSocket connection the feed opens for an adapter, and the pairs it carries. */
+export interface Endpoint {
+  readonly url: string
+  readonly pairs: readonly Pair[]
+}
+
+/**
+ * A pure exchange adapter (CONVENTIONS.md §4): no sockets, no clock, no logging. The shared
+ * feed (`feed.ts`) owns the WebSocket and drives the adapter.
+ */
+export interface ExchangeAdapter {
+  readonly id: ExchangeId
+  /** Production base URL; EXCHANGE_URL replaces it (simulator, tests). */
+  readonly url: string
+  /** Documentation page the adapter follows. */
+  readonly docs: string
+  readonly defaultPairs: readonly Pair[]
+  /** Base-tier taker fee as a fraction (0.006 = 0.6%), and where it came from. */
+  readonly takerFee: number
+  readonly takerFeeSource: string
+  /** Connections to open for these pairs, given the base URL in force. */
+  endpoints(pairs: readonly Pair[], baseUrl: string): readonly Endpoint[]
+  /** Frames (JSON values) to send after the socket opens. */
+  subscribe(pairs: readonly Pair[]): readonly unknown[]
+  /** Fresh book and sequence state for one connection. */
+  createSession(pairs: readonly Pair[]): AdapterSession
+}
+
+export interface AdapterSession {
+  /** `frame` is the parsed JSON; `receivedTs` is epoch ms when it arrived. */
+  onFrame(frame: unknown, receivedTs: number): FrameResult
+}
+
+export type FrameResult =
+  | { kind: 'ticks'; ticks: readonly Tick[] } // data; may be empty when the frame moved nothing in the top levels
+  | { kind: 'control' } // ack/heartbeat: not data, does not reset staleness
+  | { kind: 'resync'; reason: string } // sequence gap or bad checksum: reconnect
+  | { kind: 'error'; reason: string } // malformed or an exchange error: counted, logged, skipped

@@ -1,0 +1,1 @@
+export { testNatsUrl, testDatabaseUrl, uniqueName, freshSchema, eventually } from './services.js'
