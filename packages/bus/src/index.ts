@@ -1,5 +1,5 @@
 export { connectNats, natsIsUp, type NatsConnection } from './connect.js'
-export { ensureStreams, type StreamSettings } from './streams.js'
+export { ensureStreams, DEFAULT_STREAM_SETTINGS, type StreamSettings } from './streams.js'
 export { startHeartbeat, defaultInstanceId, type HeartbeatSource } from './heartbeat.js'
 export { jsPublisher, type JsPublisher, type PublisherStats } from './publisher.js'
 export { durableConsumer, consumeForever, type DurableSettings, type JsMsg } from './consumer.js'

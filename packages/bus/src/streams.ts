@@ -10,11 +10,21 @@ export interface StreamSettings {
 
 const NS_PER_MS = 1_000_000
 
+/** Stream defaults for processes that only publish; the persister owns the real settings. */
+export const DEFAULT_STREAM_SETTINGS: StreamSettings = { ticksMaxAgeMs: 24 * 3600 * 1000, dedupWindowMs: 120_000 }
+
 /**
- * Creates TICKS and SIGNALS or brings their config up to date; safe to call from every
- * replica at every start.
+ * Creates TICKS and SIGNALS when missing, so a publisher that starts first does not fail; with
+ * `update` (the persister, which owns the settings) also brings an existing stream's config up
+ * to date. Safe to call from every replica at every start.
  */
-export const ensureStreams = async (nc: NatsConnection, topo: Topology, s: StreamSettings, log: Logger) => {
+export const ensureStreams = async (
+  nc: NatsConnection,
+  topo: Topology,
+  s: StreamSettings,
+  log: Logger,
+  { update = false }: { update?: boolean } = {},
+) => {
   const jsm = await jetstreamManager(nc)
   const wanted: (Partial<StreamConfig> & { name: string })[] = [
     {
@@ -40,8 +50,10 @@ export const ensureStreams = async (nc: NatsConnection, topo: Topology, s: Strea
     const name = cfg.name
     try {
       await jsm.streams.info(name)
-      await jsm.streams.update(name, cfg)
-      log.info({ stream: name }, 'stream up to date')
+      if (update) {
+        await jsm.streams.update(name, cfg)
+        log.info({ stream: name }, 'stream config updated')
+      }
     } catch (err) {
       if (!isNotFound(err)) throw err
       await jsm.streams.add(cfg)
