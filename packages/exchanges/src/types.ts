@@ -29,8 +29,11 @@ export interface ExchangeAdapter {
 }
 
 export interface AdapterSession {
-  /** `frame` is the parsed JSON; `receivedTs` is epoch ms when it arrived. */
-  onFrame(frame: unknown, receivedTs: number): FrameResult
+  /**
+   * `frame` is the parsed JSON, `raw` the exact frame text it was parsed from (exchanges without a
+   * sequence number derive `seq` from it, see `seq.ts`), `receivedTs` epoch ms when it arrived.
+   */
+  onFrame(frame: unknown, receivedTs: number, raw: string): FrameResult
 }
 
 export type FrameResult =
