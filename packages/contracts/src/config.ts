@@ -117,12 +117,32 @@ export type GatewayConfig = Static<typeof GatewayConfig>
 
 export const SimulatorConfig = Type.Object({
   LOG_LEVEL: LogLevel,
-  HOST: Type.String({ default: '127.0.0.1' }),
-  PORT: Type.Integer({ default: 8900, minimum: 0, maximum: 65535 }),
-  PAIRS: Type.String({ default: 'BTC-EUR', description: 'pairs every simulated exchange lists' }),
-  TICK_MS: Type.Integer({ default: 100, minimum: 1, description: 'price process step' }),
+  HOST: Type.String({ default: '127.0.0.1', description: 'listen address (0.0.0.0 in containers)' }),
+  PORT: Type.Integer({ default: 8900, minimum: 0, maximum: 65535, description: 'one port serves every exchange' }),
+  PAIRS: Type.String({
+    default: 'BTC-EUR',
+    description: 'comma-separated BASE-QUOTE pairs; Coinbase lists all of them plus BTC-USD, BL3P the EUR ones',
+  }),
+  TICK_MS: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description: 'price process step; every step moves a few levels of every book (1 for benchmarks)',
+  }),
   SEED: Type.Integer({ default: 42, description: 'random seed; same seed, same prices' }),
+  VOLATILITY_BPS: Type.Number({
+    default: 2,
+    minimum: 0,
+    description: 'standard deviation of the shared fair price per square-root second, in bps',
+  }),
   OPPORTUNITY_EVERY_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'period of arbitrage windows' }),
   OPPORTUNITY_MS: Type.Integer({ default: 3000, minimum: 10, description: 'length of each arbitrage window' }),
+  OPPORTUNITY_MIN_NET_BPS: Type.Number({
+    default: 20,
+    description: 'smallest edge of a window after both taker fees, in bps',
+  }),
+  OPPORTUNITY_MAX_NET_BPS: Type.Number({
+    default: 60,
+    description: 'largest edge of a window after both taker fees, in bps',
+  }),
 })
 export type SimulatorConfig = Static<typeof SimulatorConfig>
