@@ -1,0 +1,2 @@
+export { createEngine, type Engine, type EngineOptions, type FeedStatus, type OpenSignal } from './engine.js'
+export { walkCross, emptyCross, UNLIMITED, type Cross, type CrossLimits, type CapReason } from './cross.js'

@@ -1,0 +1,189 @@
+import { heartbeatDecoder, tickDecoder, type DetectorConfig, type Signal, type Topology } from '@arb/contracts'
+import type { JsPublisher, NatsConnection } from '@arb/bus'
+import { createEngine, type EngineOptions } from '@arb/engine'
+import type { Logger } from '@arb/observability'
+import { feedMonitor } from './feed-monitor.js'
+
+/** Often enough that a silent feed's signals close within ~MAX_QUOTE_AGE_MS + 250 ms. */
+export const SWEEP_MS = 250
+/** At most one warning per this period for invalid ticks; the rest are counted. */
+const INVALID_WARN_EVERY_MS = 10_000
+
+export interface DetectorDeps {
+  readonly nc: NatsConnection
+  readonly topo: Topology
+  readonly log: Logger
+  readonly publisher: JsPublisher
+  readonly engine: Omit<EngineOptions, 'initialFeedStatus'>
+  readonly heartbeatMs: number
+  readonly sweepMs?: number
+  readonly now?: () => number
+}
+
+export interface DetectorCounters extends Record<string, number> {
+  ticks: number
+  invalid: number
+  opened: number
+  updated: number
+  closed: number
+  /** Ticks the engine skipped: a second ingestor replica's copy, or older than the book it holds. */
+  ignored: number
+  errors: number
+}
+
+export interface Detector {
+  readonly counters: Readonly<DetectorCounters>
+  lastMessageTs(): number | null
+  stop(): Promise<void>
+}
+
+/** Maps the service's env onto the engine's options. */
+export const engineOptions = (
+  c: Pick<DetectorConfig, 'OPEN_BPS' | 'CLOSE_BPS' | 'MAX_QUOTE_AGE_MS' | 'UPDATE_FRACTION'>,
+  fees: Readonly<Record<string, number>>,
+): DetectorDeps['engine'] => ({
+  openBps: c.OPEN_BPS,
+  closeBps: c.CLOSE_BPS,
+  maxQuoteAgeMs: c.MAX_QUOTE_AGE_MS,
+  updateFraction: c.UPDATE_FRACTION,
+  fees,
+})
+
+/**
+ * Ticks in (core NATS: the lowest latency; JetStream still stores them for the persister),
+ * Signal events out to JetStream with `Nats-Msg-Id = <id>:<state>:<ts>`, so replicas that see
+ * the same ticks store each event once. Feed status comes from ingestor heartbeats.
+ */
+export const startDetector = (deps: DetectorDeps): Detector => {
+  const { nc, topo, publisher } = deps
+  const log = deps.log.child({ component: 'detector' })
+  const now = deps.now ?? Date.now
+  const engine = createEngine({ ...deps.engine, initialFeedStatus: 'disconnected' })
+  const monitor = feedMonitor(deps.heartbeatMs)
+  const counters: DetectorCounters = {
+    ticks: 0,
+    invalid: 0,
+    opened: 0,
+    updated: 0,
+    closed: 0,
+    ignored: 0,
+    errors: 0,
+  }
+  const exchanges = new Set<string>()
+  let lastMessageTs: number | null = null
+  let lastInvalidWarn = -Infinity
+  let invalidSinceWarn = 0
+
+  const publish = (events: readonly Signal[]) => {
+    for (const s of events) {
+      counters[s.state]++
+      void publisher.publish(topo.signals, JSON.stringify(s), `${s.id}:${s.state}:${s.ts}`)
+      if (s.state === 'updated') {
+        log.debug({ id: s.id, volume: s.volume, netProfitBps: s.netProfitBps }, 'signal updated')
+        continue
+      }
+      const fields = {
+        id: s.id,
+        pair: s.pair,
+        buy: s.buy.exchange,
+        sell: s.sell.exchange,
+        netProfitBps: s.netProfitBps,
+        volume: s.volume,
+        ...(s.reason === undefined ? {} : { reason: s.reason }),
+      }
+      log.info(fields, s.state === 'opened' ? 'signal opened' : 'signal closed')
+    }
+  }
+
+  const refreshStatus = (exchange: string, t: number) => {
+    const status = monitor.statusOf(exchange, t)
+    if (engine.feedStatus(exchange) === status) return
+    log.info({ exchange, status }, 'feed status changed')
+    publish(engine.setFeedStatus(exchange, status, t))
+  }
+
+  const invalid = (err: unknown, subject: string) => {
+    counters.invalid++
+    const t = now()
+    if (t - lastInvalidWarn < INVALID_WARN_EVERY_MS) {
+      invalidSinceWarn++
+      return
+    }
+    log.warn({ err, subject, droppedSinceLastWarning: invalidSinceWarn }, 'invalid tick dropped')
+    lastInvalidWarn = t
+    invalidSinceWarn = 0
+  }
+
+  const onFailure = (err: unknown, what: string) => {
+    counters.errors++
+    log.error({ err }, what)
+  }
+
+  const ticks = nc.subscribe(topo.allTicks, {
+    callback: (err, msg) => {
+      if (err) return onFailure(err, 'tick subscription failed')
+      let tick
+      try {
+        tick = tickDecoder.decode(msg.data)
+      } catch (e) {
+        return invalid(e, msg.subject)
+      }
+      counters.ticks++
+      lastMessageTs = now()
+      if (!exchanges.has(tick.exchange)) {
+        exchanges.add(tick.exchange)
+        if (deps.engine.fees[tick.exchange] === undefined) {
+          log.warn({ exchange: tick.exchange }, 'no taker fee configured for exchange; it is never compared')
+        }
+      }
+      try {
+        publish(engine.onTick(tick))
+        counters.ignored = engine.stats.ignoredTicks
+      } catch (e) {
+        onFailure(e, 'engine failed on a tick')
+      }
+    },
+  })
+
+  const heartbeats = nc.subscribe(topo.heartbeats, {
+    callback: (err, msg) => {
+      if (err) return onFailure(err, 'heartbeat subscription failed')
+      let hb
+      try {
+        hb = heartbeatDecoder.decode(msg.data)
+      } catch (e) {
+        return log.debug({ err: e }, 'invalid heartbeat ignored')
+      }
+      const t = now()
+      const exchange = monitor.heard(hb, t)
+      if (exchange === undefined) return
+      exchanges.add(exchange)
+      try {
+        refreshStatus(exchange, t)
+      } catch (e) {
+        onFailure(e, 'feed status update failed')
+      }
+    },
+  })
+
+  const timer = setInterval(() => {
+    try {
+      const t = now()
+      for (const exchange of exchanges) refreshStatus(exchange, t)
+      publish(engine.sweep(t))
+    } catch (e) {
+      onFailure(e, 'sweep failed')
+    }
+  }, deps.sweepMs ?? SWEEP_MS)
+
+  return {
+    counters,
+    lastMessageTs: () => lastMessageTs,
+    async stop() {
+      clearInterval(timer)
+      ticks.unsubscribe()
+      heartbeats.unsubscribe()
+      await publisher.flush()
+    },
+  }
+}

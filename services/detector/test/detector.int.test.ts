@@ -1,0 +1,214 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connectNats, DEFAULT_STREAM_SETTINGS, ensureStreams, jsPublisher, type NatsConnection } from '@arb/bus'
+import { signalDecoder, topology, type Heartbeat, type Level, type Signal, type Tick } from '@arb/contracts'
+import { createLogger } from '@arb/observability'
+import { eventually, testNatsUrl, uniqueName } from '@arb/testkit'
+import { startDetector, type DetectorCounters, type DetectorDeps } from '../src/detector.js'
+
+const log = createLogger({ service: 'detector-test', level: 'silent' })
+const FEES = { coinbase: 0.006, bl3p: 0.0025 }
+
+let url: string
+let pub: NatsConnection
+const cleanups: (() => Promise<unknown>)[] = []
+
+beforeAll(async () => {
+  url = await testNatsUrl()
+  pub = await connectNats(url, log, 'detector-test')
+})
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+afterAll(async () => {
+  await pub.drain()
+})
+
+let seq = 0
+const tick = (exchange: string, bids: Level[], asks: Level[]): Tick => ({
+  v: 1,
+  exchange,
+  pair: 'BTC-EUR',
+  seq: String(++seq),
+  exchangeTs: null,
+  receivedTs: Date.now(),
+  bids,
+  asks,
+})
+
+const heartbeat = (exchange: string, status: Heartbeat['status'] = 'ok'): Heartbeat => ({
+  v: 1,
+  service: 'ingestor',
+  instance: `ingestor-${exchange}`,
+  exchange,
+  startedAt: Date.now(),
+  ts: Date.now(),
+  status,
+  lastMessageTs: Date.now(),
+  counters: {},
+})
+
+/** A namespace of its own on the shared server: streams, one or more detectors, and the signals they publish. */
+const setup = async (overrides: Partial<Pick<DetectorDeps, 'heartbeatMs' | 'engine'>> = {}, replicas = 1) => {
+  const topo = topology(uniqueName('det'))
+  await ensureStreams(pub, topo, DEFAULT_STREAM_SETTINGS, log)
+  cleanups.push(async () => {
+    const jsm = await jetstreamManager(pub)
+    await jsm.streams.delete(topo.ticksStream)
+    await jsm.streams.delete(topo.signalsStream)
+  })
+  const detectors: { counters: Readonly<DetectorCounters>; publisher: ReturnType<typeof jsPublisher> }[] = []
+  for (let i = 0; i < replicas; i++) {
+    const nc = await connectNats(url, log, `detector-${i}`)
+    const publisher = jsPublisher(nc, log)
+    const d = startDetector({
+      nc,
+      topo,
+      log,
+      publisher,
+      heartbeatMs: overrides.heartbeatMs ?? 10_000,
+      sweepMs: 50,
+      engine: overrides.engine ?? { openBps: 5, closeBps: 2, maxQuoteAgeMs: 5000, updateFraction: 0.05, fees: FEES },
+    })
+    cleanups.push(async () => {
+      await d.stop()
+      await nc.drain()
+    })
+    detectors.push({ counters: d.counters, publisher })
+  }
+  const signals: Signal[] = []
+  const sub = pub.subscribe(topo.signals, {
+    callback: (_err, msg) => {
+      signals.push(signalDecoder.decode(msg.data))
+    },
+  })
+  cleanups.push(async () => sub.unsubscribe())
+  await pub.flush()
+  const send = (subject: string, body: unknown) =>
+    pub.publish(subject, typeof body === 'string' ? body : JSON.stringify(body))
+  const sendTick = (t: Tick) => send(topo.tick(t.exchange, t.pair), t)
+  const vouch = (exchange: string, status: Heartbeat['status'] = 'ok') =>
+    send(topo.heartbeats, heartbeat(exchange, status))
+  const waitFor = (state: Signal['state'], what = state) =>
+    eventually(() => signals.find((s) => s.state === state), 5000, `${what} signal`)
+  return { topo, detectors, signals, send, sendTick, vouch, waitFor }
+}
+
+/** coinbase sells at 100, bl3p buys at 101.5: 150 bps gross, ~64 bps after 0.6% + 0.25% fees. */
+const crossing = (t: { sendTick: (t: Tick) => void }) => {
+  t.sendTick(tick('coinbase', [[99, 1]], [[100, 1]]))
+  t.sendTick(tick('bl3p', [[101.5, 0.5]], [[102, 1]]))
+}
+
+/**
+ * Heartbeats and ticks reach the detector on different subjects, so the crossing is repeated
+ * until the detector has taken the heartbeats in and opens.
+ */
+const open = async (t: Awaited<ReturnType<typeof setup>>): Promise<Signal> => {
+  t.vouch('coinbase')
+  t.vouch('bl3p')
+  await pub.flush()
+  return eventually(
+    () => {
+      const found = t.signals.find((s) => s.state === 'opened')
+      if (found === undefined) crossing(t)
+      return found
+    },
+    5000,
+    'opened signal',
+  )
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('detector through real NATS', () => {
+  it('publishes opened then closed on the prefixed arb.signals, stored once in JetStream, and drops invalid ticks', async () => {
+    const t = await setup()
+    const opened = await open(t)
+    expect(opened).toMatchObject({
+      pair: 'BTC-EUR',
+      buy: { exchange: 'coinbase', price: 100, fee: 0.006 },
+      sell: { exchange: 'bl3p', price: 101.5, fee: 0.0025 },
+      volume: 0.5,
+      grossSpreadBps: 150,
+    })
+    expect(opened.netProfit).toBeCloseTo(0.5 * (101.5 * 0.9975 - 100.6), 9)
+    expect(opened.id).toBe(`BTC-EUR:coinbase:bl3p:${opened.openedAt}`)
+
+    // Not JSON, a schema violation, a crossed book: counted, dropped, no effect on the book.
+    t.send(t.topo.tick('bl3p', 'BTC-EUR'), '{')
+    t.send(t.topo.tick('bl3p', 'BTC-EUR'), { ...tick('bl3p', [[101.5, 1]], [[102, 1]]), bids: [['1', 1]] })
+    t.send(t.topo.tick('bl3p', 'BTC-EUR'), tick('bl3p', [[103, 1]], [[102, 1]]))
+    const d = t.detectors[0]!
+    await eventually(() => (d.counters.invalid === 3 ? true : undefined), 5000, 'invalid ticks counted')
+    expect(t.signals.map((s) => s.state)).toEqual(['opened'])
+
+    t.sendTick(tick('bl3p', [[100.2, 0.5]], [[102, 1]]))
+    const closed = await t.waitFor('closed')
+    expect(closed).toMatchObject({ id: opened.id, reason: 'spread closed', openedAt: opened.openedAt })
+
+    await eventually(() => (d.publisher.stats.inFlight === 0 && d.publisher.stats.published === 2 ? true : undefined))
+    const jsm = await jetstreamManager(pub)
+    expect((await jsm.streams.info(t.topo.signalsStream)).state.messages).toBe(2)
+    expect(d.counters).toMatchObject({ opened: 1, closed: 1, invalid: 3, errors: 0 })
+    expect(d.counters.ticks).toBeGreaterThanOrEqual(3)
+  })
+
+  it('never signals for an exchange whose ingestor has not vouched for its feed', async () => {
+    const t = await setup()
+    t.vouch('coinbase')
+    await pub.flush()
+    crossing(t)
+    await sleep(500)
+    crossing(t)
+    await eventually(() => (t.detectors[0]!.counters.ticks === 4 ? true : undefined), 5000, 'ticks taken in')
+    await sleep(100)
+    expect(t.signals).toEqual([])
+  })
+
+  it('closes when an ingestor reports degraded, and when its heartbeats stop', async () => {
+    const t = await setup({ heartbeatMs: 200 })
+    await open(t)
+    t.vouch('bl3p', 'degraded')
+    expect((await t.waitFor('closed')).reason).toBe('bl3p feed stale')
+
+    t.signals.length = 0
+    await open(t)
+    // No more heartbeats: after 3 periods (600 ms) both feeds count as disconnected.
+    expect((await t.waitFor('closed')).reason).toMatch(/^(coinbase|bl3p) disconnected$/)
+  })
+
+  it('closes when a feed goes silent (the sweep), stamping the close with the sweep time', async () => {
+    const t = await setup({
+      engine: { openBps: 5, closeBps: 2, maxQuoteAgeMs: 300, updateFraction: 0.05, fees: FEES },
+    })
+    const opened = await open(t)
+    const closed = await t.waitFor('closed')
+    expect(closed.reason).toMatch(/^stale quote from (coinbase|bl3p)$/)
+    expect(closed.ts - opened.ts).toBeGreaterThan(300)
+  })
+
+  it('two replicas publish identical events that JetStream stores once', async () => {
+    const t = await setup({}, 2)
+    await open(t)
+    await eventually(
+      () => {
+        const [a, b] = t.detectors.map((d) => d.publisher.stats)
+        return a && b && a.inFlight + b.inFlight === 0 && a.published + b.published + a.duplicates + b.duplicates === 2
+          ? true
+          : undefined
+      },
+      5000,
+      'both replicas published',
+    )
+    const [a, b] = t.detectors.map((d) => d.publisher.stats)
+    expect((a?.published ?? 0) + (b?.published ?? 0)).toBe(1)
+    expect((a?.duplicates ?? 0) + (b?.duplicates ?? 0)).toBe(1)
+    const jsm = await jetstreamManager(pub)
+    expect((await jsm.streams.info(t.topo.signalsStream)).state.messages).toBe(1)
+    // A core subscriber sees both copies: consumers that need each event once read the stream.
+    expect(t.signals.filter((s) => s.state === 'opened')).toHaveLength(2)
+  })
+})
