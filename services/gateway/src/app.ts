@@ -1,0 +1,134 @@
+import { STATUS_CODES } from 'node:http'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify'
+import type pg from 'pg'
+import { Signal, type Heartbeat, type Topology } from '@arb/contracts'
+import { natsIsUp, type NatsConnection } from '@arb/bus'
+import type { Logger } from '@arb/observability'
+import dbPlugin from './plugins/db.js'
+import { BadRequestError, DatabaseUnavailableError } from './errors.js'
+import { SIGNAL_SCHEMA_ID } from './schemas.js'
+import type { ServicesRegistry } from './services-registry.js'
+import healthRoutes from './routes/health.js'
+import servicesRoutes from './routes/services.js'
+import signalsRoutes from './routes/signals.js'
+
+/** What the gateway runs on; the app owns (and closes) the pool and the registry, not the NATS connection. */
+export interface AppDeps {
+  readonly pool: pg.Pool
+  readonly nc: NatsConnection
+  readonly topo: Topology
+  readonly registry: ServicesRegistry
+  readonly log: Logger
+  /** This gateway's name in /services. */
+  readonly instance: string
+  readonly startedAt?: number
+}
+
+/** The live part of the gateway's own heartbeat, as other services publish it. */
+export type SelfStatus = Pick<Heartbeat, 'status' | 'lastMessageTs' | 'counters'>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    selfStatus: () => SelfStatus
+  }
+}
+
+/** The gateway as a plugin (fastify/demo `app.ts`): schemas, error handling and routes. */
+export const gatewayApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
+  const startedAt = deps.startedAt ?? Date.now()
+  const counters = { requests: 0, serverErrors: 0 }
+
+  await app.register(dbPlugin, { pool: deps.pool })
+  app.addHook('onClose', async () => deps.registry.stop())
+  app.addSchema({ ...Signal, $id: SIGNAL_SCHEMA_ID })
+
+  app.addHook('onResponse', async (_request, reply) => {
+    counters.requests++
+    if (reply.statusCode >= 500) counters.serverErrors++
+  })
+  app.decorate('selfStatus', () => ({
+    status: natsIsUp(deps.nc) ? ('ok' as const) : ('degraded' as const),
+    lastMessageTs: deps.registry.stats.lastReceivedTs,
+    counters: {
+      ...counters,
+      heartbeatsReceived: deps.registry.stats.received,
+      heartbeatsInvalid: deps.registry.stats.invalid,
+    },
+  }))
+
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  )
+
+  await app.register(healthRoutes, { pool: deps.pool, nc: deps.nc, startedAt })
+  await app.register(servicesRoutes, { registry: deps.registry, instance: deps.instance, startedAt })
+  await app.register(signalsRoutes)
+}
+// Like fastify-plugin: decorators and hooks belong to the instance that registers the app.
+Object.assign(gatewayApp, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'gateway' })
+
+/** A ready-to-listen (or inject) gateway. */
+export const build = async (deps: AppDeps): Promise<FastifyInstance> => {
+  const app = Fastify({
+    // Typed as Fastify's logger interface so the instance is a plain FastifyInstance for plugins and callers.
+    loggerInstance: deps.log as FastifyBaseLogger,
+    // Fastify's default strips unknown query keys silently; a misspelt filter must be a 400 instead.
+    ajv: { customOptions: { removeAdditional: false } },
+    // Signal ids may be 128 characters (more once percent-encoded); the router's default cut-off is 100.
+    routerOptions: { maxParamLength: 512 },
+  })
+  await app.register(gatewayApp, deps)
+  return app
+}
+
+type ValidationIssue = NonNullable<FastifyError['validation']>[number]
+
+const describeIssue = (context: string, issue: ValidationIssue): { field: string; message: string } => {
+  const params = issue.params as Record<string, unknown>
+  const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  if (issue.keyword === 'additionalProperties') {
+    const field = String(params['additionalProperty'])
+    return { field, message: `unknown ${context === 'querystring' ? 'query parameter' : 'property'} ${field}` }
+  }
+  if (issue.keyword === 'required') {
+    const field = String(params['missingProperty'])
+    return { field, message: `${field} is required` }
+  }
+  const field = path || context
+  if (issue.keyword === 'enum') {
+    return { field, message: `${field} must be one of: ${(params['allowedValues'] as unknown[]).join(', ')}` }
+  }
+  if (issue.keyword === 'pattern') return { field, message: `${field} must match ${String(params['pattern'])}` }
+  return { field, message: `${field} ${issue.message ?? 'is invalid'}` }
+}
+
+const errorHandler = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  if (err instanceof DatabaseUnavailableError) {
+    request.log.warn({ err }, 'database unavailable')
+    return reply.code(503).send({ error: 'database unavailable' })
+  }
+  if (err instanceof BadRequestError) {
+    return reply.code(400).send({ error: 'Bad Request', message: err.message, field: err.field })
+  }
+  const first = err.validation?.[0]
+  if (first !== undefined) {
+    const { field, message } = describeIssue(err.validationContext ?? 'request', first)
+    return reply.code(400).send({ error: 'Bad Request', message, field })
+  }
+  const status =
+    typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+  if (status < 500) {
+    return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Error', message: err.message })
+  }
+  // Details of a server fault go to the log only: they can name tables, queries or hosts.
+  request.log.error({ err }, 'request failed')
+  return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Internal Server Error' })
+}

@@ -1,0 +1,30 @@
+import { GatewayConfig, parseConfig, topology } from '@arb/contracts'
+import { connectNats, defaultInstanceId, startHeartbeat } from '@arb/bus'
+import { createLogger, logFatalErrors, onShutdown, redactUrl } from '@arb/observability'
+import { build } from './app.js'
+import { createPool } from './plugins/db.js'
+import { startServicesRegistry } from './services-registry.js'
+
+const config = parseConfig(GatewayConfig, process.env)
+const instance = config.INSTANCE_ID ?? defaultInstanceId()
+const log = createLogger({ service: 'gateway', level: config.LOG_LEVEL, instance })
+logFatalErrors(log)
+
+const topo = topology(config.NATS_PREFIX)
+const nc = await connectNats(config.NATS_URL, log, `gateway-${instance}`)
+const pool = createPool({ url: config.DATABASE_URL, schema: config.DB_SCHEMA })
+log.info({ database: redactUrl(config.DATABASE_URL), schema: config.DB_SCHEMA }, 'database pool created')
+
+const registry = startServicesRegistry({ nc, topo, ttlMs: config.SERVICE_TTL_MS, log })
+const app = await build({ pool, nc, topo, registry, log, instance })
+const url = await app.listen({ host: config.HOST, port: config.PORT })
+log.info({ url }, 'gateway listening')
+
+const heartbeat = startHeartbeat(
+  nc,
+  topo,
+  { service: 'gateway', instance, snapshot: () => app.selfStatus() },
+  config.HEARTBEAT_MS,
+)
+// Stop beating first so peers see us leave, then finish in-flight requests (closes the pool), then drain NATS.
+onShutdown(log, [heartbeat.stop, () => app.close(), () => nc.drain()])

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { ServicesList, type ServiceInstance } from '../schemas.js'
+import { byServiceThenInstance, type ServicesRegistry } from '../services-registry.js'
+
+const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance: string; startedAt: number }> = async (
+  app,
+  { registry, instance, startedAt },
+) => {
+  app.get<{ Reply: ServicesList }>('/services', { schema: { response: { 200: ServicesList } } }, async () => {
+    const now = Date.now()
+    // The gateway lists itself from its live state; its own heartbeat, echoed back by NATS, would be older.
+    const self: ServiceInstance = {
+      service: 'gateway',
+      instance,
+      startedAt,
+      lastSeen: now,
+      ageMs: 0,
+      ...app.selfStatus(),
+    }
+    const others = registry
+      .list()
+      .filter((e) => !(e.service === 'gateway' && e.instance === instance))
+      .map((e): ServiceInstance => ({
+        service: e.service,
+        instance: e.instance,
+        ...(e.exchange !== undefined ? { exchange: e.exchange } : {}),
+        status: e.status,
+        startedAt: e.startedAt,
+        lastSeen: e.lastSeen,
+        ageMs: Math.max(0, now - e.lastSeen),
+        lastMessageTs: e.lastMessageTs,
+        counters: e.counters,
+      }))
+    return [...others, self].sort(byServiceThenInstance)
+  })
+}
+
+export default servicesRoutes

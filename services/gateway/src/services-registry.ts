@@ -1,0 +1,87 @@
+import { heartbeatDecoder, type Heartbeat, type Topology } from '@arb/contracts'
+import type { NatsConnection } from '@arb/bus'
+import type { Logger } from '@arb/observability'
+
+/** The last heartbeat of one (service, instance), with when the gateway received it. */
+export interface LiveInstance extends Heartbeat {
+  readonly lastSeen: number
+}
+
+export interface RegistryStats {
+  /** Valid heartbeats received. */
+  received: number
+  /** Heartbeats dropped because they failed the contract. */
+  invalid: number
+  lastReceivedTs: number | null
+}
+
+export interface ServicesRegistry {
+  /** Instances heard from within the TTL, sorted by service then instance. */
+  list(): LiveInstance[]
+  readonly stats: Readonly<RegistryStats>
+  stop(): void
+}
+
+/** Code-point order, so the listing does not depend on the host's locale. */
+export const byServiceThenInstance = (
+  a: { service: string; instance: string },
+  b: { service: string; instance: string },
+): number => (a.service !== b.service ? (a.service < b.service ? -1 : 1) : a.instance < b.instance ? -1 : 1)
+
+export interface RegistrySettings {
+  readonly nc: NatsConnection
+  readonly topo: Topology
+  readonly ttlMs: number
+  readonly log: Logger
+  readonly now?: () => number
+}
+
+/**
+ * Presence from `arb.heartbeats` (core NATS). Liveness is judged by the gateway's own clock at
+ * receipt, so a publisher with a skewed clock is neither dropped early nor kept forever.
+ */
+export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: RegistrySettings): ServicesRegistry => {
+  const live = new Map<string, LiveInstance>()
+  const stats: RegistryStats = { received: 0, invalid: 0, lastReceivedTs: null }
+
+  const prune = (at: number) => {
+    for (const [key, entry] of live) if (at - entry.lastSeen > ttlMs) live.delete(key)
+  }
+
+  const sub = nc.subscribe(topo.heartbeats, {
+    callback: (err, msg) => {
+      if (err) {
+        log.warn({ err }, 'heartbeat subscription error')
+        return
+      }
+      let hb: Heartbeat
+      try {
+        hb = heartbeatDecoder.decode(msg.data)
+      } catch (err) {
+        stats.invalid++
+        // One line per 100 so a misbehaving publisher cannot flood the log.
+        if (stats.invalid % 100 === 1) log.warn({ err, invalid: stats.invalid }, 'invalid heartbeat ignored')
+        return
+      }
+      const at = now()
+      stats.received++
+      stats.lastReceivedTs = at
+      const key = `${hb.service}\u0000${hb.instance}`
+      const previous = live.get(key)
+      // Beats of one publisher arrive in order on core NATS, but two processes may share an instance id.
+      if (previous === undefined || previous.ts <= hb.ts) live.set(key, { ...hb, lastSeen: at })
+      prune(at)
+    },
+  })
+
+  return {
+    stats,
+    list() {
+      prune(now())
+      return [...live.values()].sort(byServiceThenInstance)
+    },
+    stop() {
+      if (!nc.isClosed()) sub.unsubscribe()
+    },
+  }
+}
