@@ -23,7 +23,7 @@ export const parseConfig = <T extends TObject>(schema: T, env: Record<string, st
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-  { default: 'info' },
+  { default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace, silent' },
 )
 
 /** Variables every service reads. */
@@ -65,8 +65,8 @@ export const IngestorConfig = Type.Object({
     minimum: 1000,
     description: 'reconnect when no data arrives for this long',
   }),
-  BACKOFF_MIN_MS: Type.Integer({ default: 500, minimum: 10 }),
-  BACKOFF_MAX_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  BACKOFF_MIN_MS: Type.Integer({ default: 500, minimum: 10, description: 'first reconnect delay (jittered, doubles per attempt)' }),
+  BACKOFF_MAX_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'cap on the reconnect delay' }),
 })
 export type IngestorConfig = Static<typeof IngestorConfig>
 
@@ -110,7 +110,7 @@ export const GatewayConfig = Type.Object({
   ...CommonConfig,
   ...Database,
   HOST: Type.String({ default: '127.0.0.1', description: 'listen address (0.0.0.0 in containers)' }),
-  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port' }),
   SERVICE_TTL_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'forget an instance not heard from' }),
 })
 export type GatewayConfig = Static<typeof GatewayConfig>

@@ -1,1 +1,10 @@
-export { testNatsUrl, testDatabaseUrl, uniqueName, freshSchema, eventually } from './services.js'
+export { testNatsUrl, testDatabaseUrl, uniqueName, freshSchema, eventually, freePort } from './services.js'
+export { startService, type ServiceProcess } from './processes.js'
+export {
+  startReplayServer,
+  loadFrames,
+  type ReplayServer,
+  type ReplayServerOptions,
+  type ReplayConnection,
+  type ReceivedMessage,
+} from './replay-server.js'

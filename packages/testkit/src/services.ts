@@ -84,3 +84,16 @@ export const eventually = async <T>(
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export const freePort = async (): Promise<number> => {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))))
+    })
+  })
+}

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+import pg from 'pg'
+import { signalDecoder, topology, type Signal } from '@arb/contracts'
+import {
+  eventually,
+  freePort,
+  freshSchema,
+  startService,
+  testDatabaseUrl,
+  testNatsUrl,
+  uniqueName,
+  type ServiceProcess,
+} from '@arb/testkit'
+
+// The built services as child processes, the real adapters against the simulator, real NATS and
+// PostgreSQL: the pipeline a user runs with `npm run demo`, isolated by prefix and schema.
+describe('end to end: simulator → ingestors → NATS → persister/detector → database → gateway', () => {
+  const prefix = uniqueName('e2e')
+  const topo = topology(prefix)
+  const procs: ServiceProcess[] = []
+  const signals: Signal[] = []
+  let nc: NatsConnection
+  let sub: Subscription
+  let db: pg.Client
+  let dropSchema: () => Promise<void>
+  let gateway: string
+
+  beforeAll(async () => {
+    const natsUrl = await testNatsUrl()
+    const databaseUrl = await testDatabaseUrl()
+    const { schema, drop } = await freshSchema(databaseUrl)
+    dropSchema = drop
+    nc = await connect({ servers: natsUrl })
+    sub = nc.subscribe(topo.signals)
+    void (async () => {
+      for await (const m of sub) signals.push(signalDecoder.decode(m.data))
+    })()
+    db = new pg.Client({ connectionString: databaseUrl })
+    await db.connect()
+    await db.query(`SET search_path TO ${schema}`)
+
+    const simPort = await freePort()
+    const gwPort = await freePort()
+    gateway = `http://127.0.0.1:${gwPort}`
+    const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: 'info', HEARTBEAT_MS: '500' }
+    const sim = `ws://127.0.0.1:${simPort}`
+    procs.push(
+      startService('simulator', 'simulator', {
+        PORT: String(simPort),
+        PAIRS: 'BTC-EUR',
+        OPPORTUNITY_EVERY_MS: '4000',
+        OPPORTUNITY_MS: '1500',
+      }),
+    )
+    procs.push(
+      startService('persister', 'persister', {
+        ...common,
+        DATABASE_URL: databaseUrl,
+        DB_SCHEMA: schema,
+        BATCH_MAX_WAIT_MS: '50',
+      }),
+    )
+    procs.push(
+      startService('ingestor-coinbase', 'ingestor', {
+        ...common,
+        EXCHANGE: 'coinbase',
+        PAIRS: 'BTC-EUR',
+        EXCHANGE_URL: `${sim}/coinbase`,
+      }),
+    )
+    procs.push(
+      startService('ingestor-bl3p', 'ingestor', {
+        ...common,
+        EXCHANGE: 'bl3p',
+        PAIRS: 'BTC-EUR',
+        EXCHANGE_URL: `${sim}/bl3p`,
+      }),
+    )
+    procs.push(startService('detector', 'detector', { ...common }))
+    procs.push(
+      startService('gateway', 'gateway', {
+        ...common,
+        DATABASE_URL: databaseUrl,
+        DB_SCHEMA: schema,
+        PORT: String(gwPort),
+      }),
+    )
+  }, 60_000)
+
+  afterAll(async () => {
+    const codes = await Promise.all(procs.map((p) => p.stop()))
+    sub?.unsubscribe()
+    if (nc) {
+      const jsm = await jetstreamManager(nc)
+      for (const s of [topo.ticksStream, topo.signalsStream]) await jsm.streams.delete(s).catch(() => undefined)
+      await nc.close()
+    }
+    await db?.end()
+    await dropSchema?.()
+    // A clean SIGTERM shutdown exits 0 for every service.
+    expect(codes).toEqual(procs.map(() => 0))
+  }, 60_000)
+
+  it('stores ticks from both exchanges', async () => {
+    const counts = await eventually(
+      async () => {
+        const r = await db.query<{ exchange: string; n: number }>(
+          'SELECT exchange, count(*)::int AS n FROM ticks GROUP BY exchange',
+        )
+        const m = Object.fromEntries(r.rows.map((x) => [x.exchange, x.n]))
+        return (m['coinbase'] ?? 0) > 0 && (m['bl3p'] ?? 0) > 0 ? m : undefined
+      },
+      30_000,
+      'ticks from coinbase and bl3p in the database',
+    )
+    expect(counts['coinbase']).toBeGreaterThan(0)
+    expect(counts['bl3p']).toBeGreaterThan(0)
+  })
+
+  it('opens and closes a signal on arb.signals, stores it, and serves it from /signals', async () => {
+    const closed = await eventually(
+      () => {
+        const opened = signals.find((s) => s.state === 'opened')
+        return opened && signals.find((s) => s.id === opened.id && s.state === 'closed')
+      },
+      40_000,
+      'a signal opened and closed',
+    )
+    expect(closed.pair).toBe('BTC-EUR')
+    expect(closed.buy.exchange).not.toBe(closed.sell.exchange)
+    const body = await eventually(async () => {
+      const r = await fetch(`${gateway}/signals/${encodeURIComponent(closed.id)}`)
+      if (r.status !== 200) return undefined
+      const b = (await r.json()) as { events: Signal[] }
+      return b.events.some((e) => e.state === 'closed') ? b : undefined
+    }, 10_000)
+    expect(body.events[0]?.state).toBe('opened')
+    const list = (await (await fetch(`${gateway}/signals?pair=BTC-EUR`)).json()) as { items: Signal[] }
+    expect(list.items.some((s) => s.id === closed.id)).toBe(true)
+  })
+
+  it('is ready, and /services lists every process', async () => {
+    const ready = await eventually(async () => {
+      const r = await fetch(`${gateway}/ready`)
+      return r.status === 200 ? r : undefined
+    }, 15_000)
+    expect(ready.status).toBe(200)
+    const services = await eventually(async () => {
+      const r = (await (await fetch(`${gateway}/services`)).json()) as { service: string; exchange?: string }[]
+      const names = new Set(r.map((s) => (s.exchange ? `${s.service}-${s.exchange}` : s.service)))
+      const want = ['ingestor-coinbase', 'ingestor-bl3p', 'persister', 'detector', 'gateway']
+      return want.every((w) => names.has(w)) ? names : undefined
+    }, 15_000)
+    expect(services.size).toBeGreaterThanOrEqual(5)
+  })
+})
