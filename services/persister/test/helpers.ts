@@ -1,0 +1,118 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connectNats, ensureStreams, type NatsConnection } from '@arb/bus'
+import { tickMsgId, topology, type Signal, type Tick, type Topology } from '@arb/contracts'
+import { createLogger, type Logger } from '@arb/observability'
+import { createPool, migrate, type Pool } from '@arb/storage'
+import { eventually, freshSchema, testDatabaseUrl, testNatsUrl, uniqueName } from '@arb/testkit'
+
+export const log: Logger = createLogger({
+  service: 'persister-test',
+  level: process.env['ARB_TEST_LOGS'] ? 'debug' : 'silent',
+})
+
+const T0 = 1_700_000_000_000
+
+export const tick = (i: number, over: Partial<Tick> = {}): Tick => ({
+  v: 1,
+  exchange: i % 2 ? 'coinbase' : 'bl3p',
+  pair: 'BTC-EUR',
+  seq: String(i),
+  exchangeTs: T0 + i,
+  receivedTs: T0 + i + 5,
+  bids: [
+    [30_000 - i / 100, 0.5],
+    [29_999 - i / 100, 1.5],
+  ],
+  asks: [
+    [30_001 + i / 100, 0.25],
+    [30_002 + i / 100, 2],
+  ],
+  ...over,
+})
+
+export const signal = (id: string, state: Signal['state'], ts: number): Signal => ({
+  v: 1,
+  id,
+  state,
+  pair: 'BTC-EUR',
+  buy: { exchange: 'bl3p', price: 30_000, fee: 0.0025 },
+  sell: { exchange: 'coinbase', price: 30_100, fee: 0.006 },
+  volume: 0.5,
+  grossSpreadBps: 33.3,
+  netProfit: 24.1,
+  netProfitBps: 16.06,
+  openedAt: T0,
+  ts,
+})
+
+export interface Fixture {
+  readonly prefix: string
+  readonly topo: Topology
+  readonly schema: string
+  readonly natsUrl: string
+  readonly databaseUrl: string
+  readonly nc: NatsConnection
+  readonly pool: Pool
+  /** Publishes to JetStream and waits for the ack; `msgId` defaults to the tick's de-dup id. */
+  publishTick(t: Tick | string, subject?: string, msgId?: string): Promise<{ duplicate: boolean }>
+  publishSignal(s: Signal): Promise<{ duplicate: boolean }>
+  count(table?: string): Promise<number>
+  /** Waits until the durable has nothing pending and nothing unacked. */
+  settled(durable: string, stream?: string): Promise<void>
+  cleanup(): Promise<void>
+}
+
+/** A prefixed topology with its streams, a migrated fresh schema, and a NATS connection. */
+export const fixture = async (): Promise<Fixture> => {
+  const natsUrl = await testNatsUrl()
+  const databaseUrl = await testDatabaseUrl()
+  const prefix = uniqueName('pers')
+  const topo = topology(prefix)
+  const nc = await connectNats(natsUrl, log, 'persister-test')
+  await ensureStreams(nc, topo, { ticksMaxAgeMs: 3_600_000, dedupWindowMs: 60_000 }, log, { update: true })
+  const db = await freshSchema(databaseUrl)
+  const pool = createPool(databaseUrl, { schema: db.schema })
+  await migrate(pool)
+  const js = jetstream(nc)
+  const jsm = await jetstreamManager(nc)
+  return {
+    prefix,
+    topo,
+    schema: db.schema,
+    natsUrl,
+    databaseUrl,
+    nc,
+    pool,
+    publishTick: async (t, subject, msgId) => {
+      const id = msgId ?? (typeof t === 'string' ? undefined : tickMsgId(t))
+      const ack = await js.publish(
+        subject ?? (typeof t === 'string' ? topo.tick('bl3p', 'BTC-EUR') : topo.tick(t.exchange, t.pair)),
+        typeof t === 'string' ? t : JSON.stringify(t),
+        id ? { msgID: id } : {},
+      )
+      return { duplicate: ack.duplicate }
+    },
+    publishSignal: async (s) => {
+      const ack = await js.publish(topo.signals, JSON.stringify(s), { msgID: `${s.id}:${s.state}:${s.ts}` })
+      return { duplicate: ack.duplicate }
+    },
+    count: async (table = 'ticks') => (await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number,
+    settled: async (durable, stream = topo.ticksStream) => {
+      await eventually(
+        async () => {
+          const info = await jsm.consumers.info(stream, durable)
+          return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined
+        },
+        30_000,
+        `${durable} to drain`,
+      )
+    },
+    cleanup: async () => {
+      await jsm.streams.delete(topo.ticksStream).catch(() => undefined)
+      await jsm.streams.delete(topo.signalsStream).catch(() => undefined)
+      await nc.drain()
+      await pool.end()
+      await db.drop()
+    },
+  }
+}
