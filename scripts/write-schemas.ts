@@ -35,7 +35,10 @@ const sync = (file: string, text: string) => {
 
 const schemas = { 'tick.v1.json': Tick, 'signal.v1.json': Signal, 'heartbeat.v1.json': Heartbeat }
 for (const [file, schema] of Object.entries(schemas)) {
-  sync(`schemas/${file}`, `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...schema }, null, 2)}\n`)
+  sync(
+    `schemas/${file}`,
+    `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...schema }, null, 2)}\n`,
+  )
 }
 
 const services: Record<string, TObject> = {

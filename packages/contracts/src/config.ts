@@ -65,7 +65,11 @@ export const IngestorConfig = Type.Object({
     minimum: 1000,
     description: 'reconnect when no data arrives for this long',
   }),
-  BACKOFF_MIN_MS: Type.Integer({ default: 500, minimum: 10, description: 'first reconnect delay (jittered, doubles per attempt)' }),
+  BACKOFF_MIN_MS: Type.Integer({
+    default: 500,
+    minimum: 10,
+    description: 'first reconnect delay (jittered, doubles per attempt)',
+  }),
   BACKOFF_MAX_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'cap on the reconnect delay' }),
 })
 export type IngestorConfig = Static<typeof IngestorConfig>
