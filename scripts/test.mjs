@@ -3,6 +3,7 @@
 // DATABASE_URL; unset, they default to this machine's servers, and ARB_TEST_CONTAINERS=1
 // leaves them unset so the test kit starts containers instead (needs Docker).
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 
 const root = new URL('..', import.meta.url).pathname
 const env = { ...process.env }
@@ -37,4 +38,25 @@ console.log(
     ? 'tests: NATS and PostgreSQL from testcontainers'
     : `tests: NATS ${env.NATS_URL}, PostgreSQL ${env.DATABASE_URL.replace(/:[^:@/]*@/, ':***@')}`,
 )
-step('tests', 'pnpm', ['exec', 'vitest', 'run', ...extra])
+// The JSON report gives CI a plain 'N passed, N failed' closing line whatever vitest prints.
+const report = `${root}.data/vitest-report.json`
+mkdirSync(`${root}.data`, { recursive: true })
+rmSync(report, { force: true })
+const vitest = [
+  'exec',
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...extra,
+]
+const printTotals = () => {
+  if (!existsSync(report)) return
+  const r = JSON.parse(readFileSync(report, 'utf8'))
+  console.log(
+    `vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+  )
+}
+process.on('exit', printTotals)
+step('tests', 'pnpm', vitest)
