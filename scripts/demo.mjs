@@ -80,8 +80,8 @@ void (async () => {
     const s = m.json()
     const reason = s.reason ? ` reason="${s.reason}"` : ''
     console.log(
-      `\x1b[1m${'arb.signals'.padEnd(16)}\x1b[0m| ${s.state.toUpperCase()} ${s.pair} buy ${s.buy.exchange}@${s.buy.price} ` +
-        `sell ${s.sell.exchange}@${s.sell.price} volume=${s.volume} net=${s.netProfit.toFixed(2)} (${s.netProfitBps.toFixed(1)} bps)${reason}`,
+      `\x1b[1m${'arb.signals'.padEnd(16)}\x1b[0m| ${s.state.toUpperCase()} ${s.pair} buy ${s.buy.exchange}@${s.buy.price.toFixed(2)} ` +
+        `sell ${s.sell.exchange}@${s.sell.price.toFixed(2)} volume=${s.volume.toFixed(4)} net=${s.netProfit.toFixed(2)} (${s.netProfitBps.toFixed(1)} bps)${reason}`,
     )
   }
 })()
