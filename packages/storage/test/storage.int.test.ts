@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
-import type { Signal } from '@arb/contracts'
-import { freshSchema, testDatabaseUrl, uniqueName } from '@arb/testkit'
+import { freshSchema, testDatabaseUrl, uniqueName, sampleSignal } from '@arb/testkit'
 import {
   createPool,
   loadMigrations,
@@ -30,21 +29,7 @@ const tick = (i: number, over: Partial<StoredTick> = {}): StoredTick => ({
   ...over,
 })
 
-const signal = (id: string, state: Signal['state'], ts: number): Signal => ({
-  v: 1,
-  id,
-  state,
-  pair: 'BTC-EUR',
-  buy: { exchange: 'bl3p', price: 30_000, fee: 0.0025 },
-  sell: { exchange: 'coinbase', price: 30_100, fee: 0.006 },
-  volume: 0.5,
-  grossSpreadBps: 33.3,
-  netProfit: 24.1,
-  netProfitBps: 16.06,
-  openedAt: T0,
-  ts,
-  ...(state === 'closed' ? { reason: 'edge gone' } : {}),
-})
+const signal = sampleSignal
 
 let url: string
 const cleanups: (() => Promise<void>)[] = []

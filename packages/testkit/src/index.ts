@@ -8,3 +8,4 @@ export {
   type ReplayConnection,
   type ReceivedMessage,
 } from './replay-server.js'
+export { sampleSignal } from './samples.js'

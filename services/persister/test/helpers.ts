@@ -3,7 +3,7 @@ import { connectNats, ensureStreams, type NatsConnection } from '@arb/bus'
 import { tickMsgId, topology, type Signal, type Tick, type Topology } from '@arb/contracts'
 import { createLogger, type Logger } from '@arb/observability'
 import { createPool, migrate, type Pool } from '@arb/storage'
-import { eventually, freshSchema, testDatabaseUrl, testNatsUrl, uniqueName } from '@arb/testkit'
+import { eventually, freshSchema, testDatabaseUrl, testNatsUrl, uniqueName, sampleSignal } from '@arb/testkit'
 
 export const log: Logger = createLogger({
   service: 'persister-test',
@@ -30,20 +30,7 @@ export const tick = (i: number, over: Partial<Tick> = {}): Tick => ({
   ...over,
 })
 
-export const signal = (id: string, state: Signal['state'], ts: number): Signal => ({
-  v: 1,
-  id,
-  state,
-  pair: 'BTC-EUR',
-  buy: { exchange: 'bl3p', price: 30_000, fee: 0.0025 },
-  sell: { exchange: 'coinbase', price: 30_100, fee: 0.006 },
-  volume: 0.5,
-  grossSpreadBps: 33.3,
-  netProfit: 24.1,
-  netProfitBps: 16.06,
-  openedAt: T0,
-  ts,
-})
+export const signal = sampleSignal
 
 export interface Fixture {
   readonly prefix: string
