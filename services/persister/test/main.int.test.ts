@@ -53,7 +53,10 @@ describe('persister main', () => {
     await f.publishTick('{"not":"a tick"}', undefined, 'junk')
     await eventually(async () => ((await f.count()) === 500 ? true : undefined), 15_000, 'ticks stored')
     await eventually(async () => ((await f.count('arb_signals')) === 1 ? true : undefined), 15_000, 'signal stored')
-    await eventually(() => (beat?.counters['rowsInserted'] === 500 ? true : undefined), 5000, 'heartbeat counters')
+    // Ticks, signals and the invalid message are counted by separate consumers: wait for a beat that has all three.
+    const counted = (c: Record<string, number> | undefined) =>
+      c?.['rowsInserted'] === 500 && c['signalsInserted'] === 1 && c['invalid'] === 1
+    await eventually(() => (counted(beat?.counters) ? true : undefined), 10_000, 'heartbeat counters')
     expect(beat).toMatchObject({
       service: 'persister',
       status: 'ok',
