@@ -21,6 +21,7 @@ const processes = [
   ['persister', 'persister', {}],
   ['ingest-coinbase', 'ingestor', { EXCHANGE: 'coinbase', PAIRS: 'BTC-EUR,BTC-USD', EXCHANGE_URL: `${sim}/coinbase` }],
   ['ingest-bl3p', 'ingestor', { EXCHANGE: 'bl3p', PAIRS: 'BTC-EUR', EXCHANGE_URL: `${sim}/bl3p` }],
+  ['ingest-kraken', 'ingestor', { EXCHANGE: 'kraken', PAIRS: 'BTC-EUR,BTC-USD', EXCHANGE_URL: `${sim}/kraken` }],
   ['detector', 'detector', {}],
   ['gateway', 'gateway', { PORT: String(GATEWAY_PORT) }],
 ]

@@ -18,6 +18,7 @@ const root = new URL('..', import.meta.url).pathname
 const load = (file: string) => parse(readFileSync(`${root}${file}`, 'utf8'), { merge: true }) as Compose
 interface Service {
   image?: string
+  restart?: string
   command?: string[]
   environment?: Record<string, string | number>
   ports?: string[]
@@ -87,6 +88,70 @@ describe('docker-compose.yml', () => {
   it('lets the NATS and database images be overridden', () => {
     expect(base.services['nats']?.image).toMatch(/^\$\{ARB_NATS_IMAGE:-nats:2\.1\d/)
     expect(base.services['db']?.image).toMatch(/^\$\{ARB_DB_IMAGE:-timescale\/timescaledb:/)
+  })
+
+  it('defaults to a NATS image that can run its wget health check (the scratch variant cannot)', () => {
+    expect(JSON.stringify(base.services['nats']?.healthcheck)).toContain('wget')
+    expect(base.services['nats']?.image).toMatch(/^\$\{ARB_NATS_IMAGE:-nats:[\d.]+-alpine\}$/)
+  })
+
+  it('restarts every service by itself, but not after a deliberate stop', () => {
+    for (const file of [base, sim])
+      for (const [name, s] of Object.entries(file.services))
+        if (s.image !== undefined) expect(s.restart, name).toBe('unless-stopped')
+  })
+})
+
+describe('.env.example', () => {
+  const documented = new Map(
+    readFileSync(`${root}.env.example`, 'utf8')
+      .split('\n')
+      .map((l) => /^([A-Z_]+)=(.*)$/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  )
+  it('documents every variable the compose files read, with the default they fall back to', () => {
+    for (const file of ['docker-compose.yml', 'deploy/compose.sim.yml']) {
+      const text = readFileSync(`${root}${file}`, 'utf8')
+      for (const [, name, fallback] of text.matchAll(/\$\{([A-Z_]+)(?::-([^}]*))?\}/g)) {
+        expect(documented.has(name!), `${file}: ${name}`).toBe(true)
+        expect(documented.get(name!), `${file}: ${name}`).toBe(fallback ?? '')
+      }
+    }
+  })
+})
+
+describe('deploy/Dockerfile', () => {
+  const dockerfile = readFileSync(`${root}deploy/Dockerfile`, 'utf8')
+  const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n')
+
+  it('pins the pnpm of package.json', () => {
+    const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { packageManager: string }
+    expect(/^ARG PNPM_VERSION=(\S+)$/m.exec(dockerfile)?.[1]).toBe(pkg.packageManager.replace(/^pnpm@/, ''))
+  })
+
+  it('builds with the legacy builder: no RUN --mount, COPY --link or heredocs', () => {
+    const instructions = dockerfile
+      .split('\n')
+      .filter((l) => !l.trimStart().startsWith('#'))
+      .join('\n')
+    expect(instructions).not.toMatch(/--mount|--link|<<-?\s*['"]?[A-Z]/)
+  })
+
+  it('runs as the node user with the base image as an argument', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:\d+/m)
+    expect(
+      dockerfile
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.startsWith('USER '))
+        .at(-1),
+    ).toBe('USER node')
+  })
+
+  it('keeps dependencies, secrets, data and logs out of the build context', () => {
+    for (const p of ['**/node_modules', '**/dist', '.env', '.env.*', '.data', '**/*.log', '.git'])
+      expect(ignored, p).toContain(p)
   })
 })
 

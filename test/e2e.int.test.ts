@@ -78,6 +78,14 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
         EXCHANGE_URL: `${sim}/bl3p`,
       }),
     )
+    procs.push(
+      startService('ingestor-kraken', 'ingestor', {
+        ...common,
+        EXCHANGE: 'kraken',
+        PAIRS: 'BTC-EUR',
+        EXCHANGE_URL: `${sim}/kraken`,
+      }),
+    )
     procs.push(startService('detector', 'detector', { ...common }))
     procs.push(
       startService('gateway', 'gateway', {
@@ -103,20 +111,21 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
     expect(codes).toEqual(procs.map(() => 0))
   }, 60_000)
 
-  it('stores ticks from both exchanges', async () => {
+  it('stores ticks from every exchange', async () => {
     const counts = await eventually(
       async () => {
         const r = await db.query<{ exchange: string; n: number }>(
           'SELECT exchange, count(*)::int AS n FROM ticks GROUP BY exchange',
         )
         const m = Object.fromEntries(r.rows.map((x) => [x.exchange, x.n]))
-        return (m['coinbase'] ?? 0) > 0 && (m['bl3p'] ?? 0) > 0 ? m : undefined
+        return (m['coinbase'] ?? 0) > 0 && (m['bl3p'] ?? 0) > 0 && (m['kraken'] ?? 0) > 0 ? m : undefined
       },
       30_000,
-      'ticks from coinbase and bl3p in the database',
+      'ticks from coinbase, bl3p and kraken in the database',
     )
     expect(counts['coinbase']).toBeGreaterThan(0)
     expect(counts['bl3p']).toBeGreaterThan(0)
+    expect(counts['kraken']).toBeGreaterThan(0)
   })
 
   it('opens and closes a signal on arb.signals, stores it, and serves it from /signals', async () => {
@@ -150,9 +159,9 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
     const services = await eventually(async () => {
       const r = (await (await fetch(`${gateway}/services`)).json()) as { service: string; exchange?: string }[]
       const names = new Set(r.map((s) => (s.exchange ? `${s.service}-${s.exchange}` : s.service)))
-      const want = ['ingestor-coinbase', 'ingestor-bl3p', 'persister', 'detector', 'gateway']
+      const want = ['ingestor-coinbase', 'ingestor-bl3p', 'ingestor-kraken', 'persister', 'detector', 'gateway']
       return want.every((w) => names.has(w)) ? names : undefined
     }, 15_000)
-    expect(services.size).toBeGreaterThanOrEqual(5)
+    expect(services.size).toBeGreaterThanOrEqual(6)
   })
 })

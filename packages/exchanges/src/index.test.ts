@@ -4,23 +4,23 @@ import { adapters, defaultTakerFees, getAdapter, UnknownExchangeError } from './
 describe('adapter registry', () => {
   it('registers every adapter under its own id', () => {
     for (const [id, adapter] of Object.entries(adapters)) expect(adapter.id).toBe(id)
-    expect(Object.keys(adapters).sort()).toEqual(['bl3p', 'coinbase'])
+    expect(Object.keys(adapters).sort()).toEqual(['bl3p', 'coinbase', 'kraken'])
   })
 
   it('gives the default taker fees', () => {
-    expect(defaultTakerFees()).toEqual({ coinbase: 0.006, bl3p: 0.0025 })
+    expect(defaultTakerFees()).toEqual({ coinbase: 0.006, bl3p: 0.0025, kraken: 0.004 })
   })
 
   it('finds an adapter, and names the known ones for an unknown id', () => {
     expect(getAdapter('bl3p').id).toBe('bl3p')
-    for (const id of ['kraken', 'toString', '__proto__']) {
+    for (const id of ['nosuchexchange', 'toString', '__proto__']) {
       try {
         getAdapter(id)
         expect.unreachable()
       } catch (err) {
         expect(err).toBeInstanceOf(UnknownExchangeError)
         expect((err as UnknownExchangeError).code).toBe('ARB_ERR_UNKNOWN_EXCHANGE')
-        expect((err as Error).message).toMatch(/known exchanges: coinbase, bl3p/)
+        expect((err as Error).message).toMatch(/known exchanges: coinbase, bl3p, kraken/)
       }
     }
   })

@@ -1,6 +1,7 @@
 import { ArbError } from '@arb/contracts'
 import { bl3p } from './bl3p.js'
 import { coinbase } from './coinbase.js'
+import { kraken } from './kraken.js'
 import type { ExchangeAdapter } from './types.js'
 
 export type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult } from './types.js'
@@ -22,9 +23,10 @@ export {
 } from './feed.js'
 export { coinbase } from './coinbase.js'
 export { bl3p } from './bl3p.js'
+export { kraken } from './kraken.js'
 
 /** Every adapter by exchange id. Adding an exchange = one adapter file + one line here. */
-export const adapters: Readonly<Record<string, ExchangeAdapter>> = Object.freeze({ coinbase, bl3p })
+export const adapters: Readonly<Record<string, ExchangeAdapter>> = Object.freeze({ coinbase, bl3p, kraken })
 
 /** Base-tier taker fee per exchange id (fractions); the detector's FEES env overrides any of them. */
 export const defaultTakerFees = (): Record<string, number> =>

@@ -4,13 +4,27 @@ import pg from 'pg'
 /**
  * Real NATS and PostgreSQL for tests: the machine's own through NATS_URL / DATABASE_URL when
  * set, otherwise containers started once per worker (images from ARB_NATS_IMAGE / ARB_DB_IMAGE).
- * Containers are stopped when the worker exits.
+ * Containers are removed when the worker exits, however it exits.
  */
 const DEFAULT_NATS_IMAGE = 'nats:2.10'
 const DEFAULT_DB_IMAGE = 'timescale/timescaledb:latest-pg17'
+const STARTUP_TIMEOUT_MS = 120_000
 
 let natsUrlPromise: Promise<string> | undefined
 let dbUrlPromise: Promise<string> | undefined
+
+/**
+ * Removes the container once this process is gone. testcontainers' reaper (Ryuk) does that
+ * where its image can be pulled; with TESTCONTAINERS_RYUK_DISABLED=true (no registry) a detached
+ * shell watches this process instead, since a test worker is often killed, not exited.
+ */
+const removeWhenGone = async (id: string, stop: () => Promise<unknown>): Promise<void> => {
+  process.once('beforeExit', () => void stop())
+  if (process.env['TESTCONTAINERS_RYUK_DISABLED'] !== 'true') return
+  const { spawn } = await import('node:child_process')
+  const watch = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; docker rm -f -v ${id} >/dev/null 2>&1`
+  spawn('sh', ['-c', watch], { detached: true, stdio: 'ignore' }).unref()
+}
 
 export const testNatsUrl = (): Promise<string> => {
   const fromEnv = process.env['NATS_URL']
@@ -21,8 +35,9 @@ export const testNatsUrl = (): Promise<string> => {
       .withCommand(['-js'])
       .withExposedPorts(4222)
       .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
       .start()
-    process.once('beforeExit', () => void c.stop())
+    await removeWhenGone(c.getId(), () => c.stop())
     return `nats://${c.getHost()}:${c.getMappedPort(4222)}`
   })()
   return natsUrlPromise
@@ -36,9 +51,13 @@ export const testDatabaseUrl = (): Promise<string> => {
     const c = await new GenericContainer(process.env['ARB_DB_IMAGE'] ?? DEFAULT_DB_IMAGE)
       .withEnvironment({ POSTGRES_PASSWORD: 'arb', POSTGRES_USER: 'postgres', POSTGRES_DB: 'postgres' })
       .withExposedPorts(5432)
-      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      // Over TCP: the entry point's first-start server listens on the Unix socket only, so this
+      // answers once the real server is up. Counting "ready to accept connections" log lines
+      // does not carry over between images (the official one logs it twice, others once).
+      .withWaitStrategy(Wait.forSuccessfulCommand('pg_isready -h 127.0.0.1 -p 5432 -U postgres -d postgres'))
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
       .start()
-    process.once('beforeExit', () => void c.stop())
+    await removeWhenGone(c.getId(), () => c.stop())
     return `postgres://postgres:arb@${c.getHost()}:${c.getMappedPort(5432)}/postgres`
   })()
   return dbUrlPromise

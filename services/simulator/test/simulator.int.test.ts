@@ -1,19 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { crc32 } from 'node:zlib'
 import { WebSocket } from 'ws'
 import { parseConfig, SimulatorConfig } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
 import { startSimulator, type Simulator } from '../src/simulator.js'
+import { bl3p as bl3pExchange, coinbase as coinbaseExchange, type SimulatedExchange } from '../src/protocols/index.js'
 
 // Real simulator on port 0, real `ws` clients: the same wire the ingestors' adapters read.
 
 type Msg = Record<string, unknown>
 const log = createLogger({ service: 'simulator-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
 
-const start = (env: Record<string, string>, subscribeTimeoutMs?: number) =>
+const start = (env: Record<string, string>, subscribeTimeoutMs?: number, exchanges?: readonly SimulatedExchange[]) =>
   startSimulator({
     config: parseConfig(SimulatorConfig, { PORT: '0', ...env }),
     log,
     ...(subscribeTimeoutMs ? { subscribeTimeoutMs } : {}),
+    ...(exchanges ? { exchanges } : {}),
   })
 
 /** Connects and queues every frame, so a test reads them strictly in arrival order. */
@@ -303,6 +306,88 @@ describe('simulator over real WebSockets', () => {
     }
   })
 
+  it('serves Kraken v2: status, acks, book snapshot and updates whose CRC32 checksums verify, heartbeats, pong', async () => {
+    const url = sim.endpoints.find((e) => e.exchange === 'kraken')!.url
+    expect(url).toBe(`ws://127.0.0.1:${sim.port}/kraken`)
+    // Raw frames: the checksum is over the exact number text, which JSON.parse would lose.
+    const ws = new WebSocket(url)
+    const raws: string[] = []
+    ws.on('message', (data) => raws.push(String(data)))
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+    ws.send(
+      JSON.stringify({
+        method: 'subscribe',
+        params: { channel: 'book', symbol: ['BTC/EUR', 'BTC/USD'], depth: 10 },
+        req_id: 1,
+      }),
+    )
+    ws.send(JSON.stringify({ method: 'subscribe', params: { channel: 'book', symbol: ['FOO/BAR'] } }))
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    ws.send(JSON.stringify({ method: 'ping', req_id: 101 }))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+
+    // An independent checksum (book checksum guide, v2) over books kept by price text.
+    const books = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>()
+    const levels = (text: string) =>
+      [...text.matchAll(/\{"price":([\d.]+),"qty":([\d.]+)\}/g)].map((m) => [m[1]!, m[2]!])
+    const top = (side: Map<string, string>, dir: number) =>
+      [...side].sort((a, b) => dir * (Number(a[0]) - Number(b[0]))).slice(0, 10)
+    const digits = (t: string) => t.replace('.', '').replace(/^0+/, '')
+    const checksum = (b: { bids: Map<string, string>; asks: Map<string, string> }) =>
+      crc32([...top(b.asks, 1), ...top(b.bids, -1)].map(([p, q]) => digits(p!) + digits(q!)).join(''))
+    const kinds: string[] = []
+    let updates = 0
+    for (const raw of raws) {
+      const m = JSON.parse(raw) as Msg
+      kinds.push(String(m['channel'] ?? m['method']))
+      if (m['channel'] !== 'book') continue
+      const [data] = m['data'] as Msg[]
+      const symbol = data!['symbol'] as string
+      const [bidText, askText] = raw.split('"asks":') as [string, string]
+      if (m['type'] === 'snapshot') books.set(symbol, { bids: new Map(), asks: new Map() })
+      const b = books.get(symbol)
+      expect(b, 'update before snapshot').toBeDefined()
+      for (const [side, text] of [
+        [b!.bids, bidText],
+        [b!.asks, askText],
+      ] as const) {
+        for (const [p, q] of levels(text)) {
+          expect(p).toMatch(/^\d+\.\d$/)
+          expect(q).toMatch(/^\d+\.\d{8}$/)
+          if (Number(q) === 0) side.delete(p!)
+          else side.set(p!, q!)
+        }
+        // Truncate to the subscribed depth: levels pushed out of scope get no delete.
+        for (const [p] of [...side]
+          .sort((x, y) => (side === b!.bids ? -1 : 1) * (Number(x[0]) - Number(y[0])))
+          .slice(10))
+          side.delete(p)
+      }
+      expect(checksum(b!)).toBe(data!['checksum'])
+      expect(Number(top(b!.bids, -1)[0]![0])).toBeLessThan(Number(top(b!.asks, 1)[0]![0]))
+      expect(b!.bids.size).toBe(10)
+      expect(b!.asks.size).toBe(10)
+      if (m['type'] === 'update') updates += 1
+    }
+    expect(kinds.slice(0, 5)).toEqual(['status', 'subscribe', 'book', 'subscribe', 'book'])
+    const msgs = raws.map((r) => JSON.parse(r) as Msg)
+    const ack = msgs[1]
+    const refused = msgs.find((m) => m['success'] === false)
+    expect(ack).toMatchObject({
+      method: 'subscribe',
+      success: true,
+      req_id: 1,
+      result: { channel: 'book', depth: 10, symbol: 'BTC/EUR', snapshot: true },
+    })
+    expect(refused).toMatchObject({ method: 'subscribe', success: false, error: 'Currency pair not supported FOO/BAR' })
+    expect([...books.keys()].sort()).toEqual(['BTC/EUR', 'BTC/USD'])
+    expect(updates).toBeGreaterThan(20)
+    expect(kinds).toContain('heartbeat')
+    expect(raws.map((r) => JSON.parse(r) as Msg).find((m) => m['method'] === 'pong')).toMatchObject({ req_id: 101 })
+    ws.close()
+    await new Promise((resolve) => ws.once('close', resolve))
+  })
+
   it('answers /health and /state, and refuses unknown paths', async () => {
     const c = await connect(coinbaseUrl)
     c.send({ type: 'subscribe', product_ids: ['BTC-EUR'], channels: ['heartbeat'] })
@@ -313,21 +398,21 @@ describe('simulator over real WebSockets', () => {
       const health = await fetch(`${sim.httpUrl}/health`)
       expect(health.status).toBe(200)
       h = (await health.json()) as Msg
-      if (JSON.stringify(h['connections']) === JSON.stringify({ coinbase: 1, bl3p: 1 })) break
+      if (JSON.stringify(h['connections']) === JSON.stringify({ coinbase: 1, bl3p: 1, kraken: 0 })) break
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     expect(h['status']).toBe('ok')
     expect(h['uptimeS']).toEqual(expect.any(Number))
-    expect(h['connections']).toEqual({ coinbase: 1, bl3p: 1 })
+    expect(h['connections']).toEqual({ coinbase: 1, bl3p: 1, kraken: 0 })
     expect(h['steps']).toBeGreaterThan(0)
     const state = (await (await fetch(`${sim.httpUrl}/state`)).json()) as Msg
     expect(state['window']).toBeNull()
     expect(state['windowActive']).toBe(false)
     const pairs = state['pairs'] as { pair: string; venues: Record<string, { mid: number }> }[]
     expect(pairs.map((p) => p.pair)).toEqual(['BTC-EUR', 'ETH-EUR', 'BTC-USD'])
-    expect(Object.keys(pairs[0]!.venues)).toEqual(['coinbase', 'bl3p'])
+    expect(Object.keys(pairs[0]!.venues)).toEqual(['coinbase', 'bl3p', 'kraken'])
     expect((await fetch(`${sim.httpUrl}/nope`)).status).toBe(404)
-    const refused = new WebSocket(`ws://127.0.0.1:${sim.port}/kraken`)
+    const refused = new WebSocket(`ws://127.0.0.1:${sim.port}/nosuchexchange`)
     refused.on('error', () => undefined)
     const status = await new Promise<number>((resolve) =>
       refused.on('unexpected-response', (req, res) => {
@@ -343,7 +428,12 @@ describe('simulator over real WebSockets', () => {
 
 describe('arbitrage windows over the wire', () => {
   it('shows a Coinbase/BL3P window whose edge after fees is positive, then closes it', async () => {
-    const sim = await start({ TICK_MS: '20', OPPORTUNITY_EVERY_MS: '1000', OPPORTUNITY_MS: '500', SEED: '7' })
+    // Only these two venues, so every window is one this test watches.
+    const sim = await start(
+      { TICK_MS: '20', OPPORTUNITY_EVERY_MS: '1000', OPPORTUNITY_MS: '500', SEED: '7' },
+      undefined,
+      [coinbaseExchange, bl3pExchange],
+    )
     try {
       const [coinbase, bl3p] = ['coinbase', 'bl3p'].map((id) => sim.endpoints.find((e) => e.exchange === id)!.url)
       const c = await connect(coinbase!)
