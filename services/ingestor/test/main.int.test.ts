@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connectNats, type NatsConnection } from '@arb/bus'
 import { heartbeatDecoder, tickDecoder, topology, type Heartbeat } from '@arb/contracts'
 import { createLogger, type Logger } from '@arb/observability'
+import { adapters } from '@arb/exchanges'
 import {
   eventually,
   loadFrames,
@@ -37,14 +38,14 @@ afterEach(async () => {
 
 describe('ingestor main', () => {
   it('refuses an unknown EXCHANGE at start-up and names the known ones', async () => {
-    proc = startService('ingestor', 'ingestor', { EXCHANGE: 'kraken', NATS_URL: await testNatsUrl() })
+    proc = startService('ingestor', 'ingestor', { EXCHANGE: 'nosuchexchange', NATS_URL: await testNatsUrl() })
     const running = proc
     const code = await new Promise((resolve) => running.child.once('exit', (c) => resolve(c)))
     expect(code).toBe(1)
     const fatal = running.lines.find((l) => l['level'] === 60)
     expect(fatal?.['err']).toMatchObject({
       code: 'ARB_ERR_UNKNOWN_EXCHANGE',
-      message: 'unknown exchange "kraken"; known exchanges: coinbase, bl3p',
+      message: `unknown exchange "nosuchexchange"; known exchanges: ${Object.keys(adapters).join(', ')}`,
     })
   })
 
