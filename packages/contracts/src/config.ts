@@ -93,22 +93,161 @@ export const PersisterConfig = Type.Object({
 })
 export type PersisterConfig = Static<typeof PersisterConfig>
 
+// Defaults shared by the detector's env and the CLIs' JSON file, so both mean the same.
+const ENGINE_DEFAULTS = { openBps: 5, closeBps: 2, minProfit: 0, maxQuoteAgeMs: 2000, updateFraction: 0.05 } as const
+
 export const DetectorConfig = Type.Object({
   ...CommonConfig,
   FEES: Type.String({
     default: '',
     description: 'taker fees, e.g. "coinbase=0.006,bl3p=0.0025"; adapters give defaults',
   }),
-  OPEN_BPS: Type.Number({ default: 5, description: 'net edge in bps that opens a signal' }),
-  CLOSE_BPS: Type.Number({ default: 2, description: 'a signal closes when the net edge falls below this' }),
-  MAX_QUOTE_AGE_MS: Type.Integer({ default: 2000, minimum: 1, description: 'older quotes are never used' }),
-  UPDATE_FRACTION: Type.Number({
-    default: 0.05,
+  BALANCES: Type.String({
+    default: '',
+    description: 'funds per exchange and asset: kraken:BTC=1.5,kraken:EUR=40000, or as JSON; unset = unlimited',
+  }),
+  OPEN_BPS: Type.Number({ default: ENGINE_DEFAULTS.openBps, description: 'net edge in bps that opens a signal' }),
+  CLOSE_BPS: Type.Number({
+    default: ENGINE_DEFAULTS.closeBps,
+    description: 'a signal closes when the net edge falls below this',
+  }),
+  MIN_PROFIT: Type.Number({
+    default: ENGINE_DEFAULTS.minProfit,
     minimum: 0,
-    description: 'publish `updated` when profit moves by this',
+    description: 'smallest net profit, in quote currency, that opens a signal',
+  }),
+  MAX_QUOTE_AGE_MS: Type.Integer({
+    default: ENGINE_DEFAULTS.maxQuoteAgeMs,
+    minimum: 1,
+    description: 'older quotes are never used',
+  }),
+  UPDATE_FRACTION: Type.Number({
+    default: ENGINE_DEFAULTS.updateFraction,
+    minimum: 0,
+    description: 'publish `updated` when volume or profit moves by more than this fraction',
+  }),
+  LEADER_TTL_MS: Type.Integer({
+    default: 3000,
+    minimum: 200,
+    description: 'leader lease: a standby replica takes over when the leader has not renewed it for this long',
   }),
 })
 export type DetectorConfig = Static<typeof DetectorConfig>
+
+/** Env of the backtest CLI (services/detector/src/cli/backtest.ts): where the stored ticks are. */
+export const BacktestConfig = Type.Object({ ...Database })
+export type BacktestConfig = Static<typeof BacktestConfig>
+
+const ExchangeKey = Type.String({ pattern: '^[a-z][a-z0-9]{1,31}$' })
+const AssetKey = Type.String({ pattern: '^[A-Z0-9]{2,12}$' })
+
+/**
+ * The engine settings file the replay and backtest CLIs read (`--config engine.json`). Public:
+ * keys may be added, and these keep their names and meaning, which is that of the detector's env
+ * (FEES, BALANCES, OPEN_BPS, CLOSE_BPS, MIN_PROFIT, MAX_QUOTE_AGE_MS, UPDATE_FRACTION).
+ */
+export const EngineConfigFile = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: 'ignored; lets editors find this schema' })),
+    fees: Type.Optional(
+      Type.Record(ExchangeKey, Type.Number({ minimum: 0, exclusiveMaximum: 1 }), {
+        additionalProperties: false,
+        description: 'taker fee fraction per exchange, over the adapters’ defaults',
+      }),
+    ),
+    balances: Type.Optional(
+      Type.Record(ExchangeKey, Type.Record(AssetKey, Type.Number({ minimum: 0 }), { additionalProperties: false }), {
+        additionalProperties: false,
+        description: 'funds per exchange per asset; a missing entry is unlimited',
+      }),
+    ),
+    openBps: Type.Optional(Type.Number({ default: ENGINE_DEFAULTS.openBps, description: 'OPEN_BPS' })),
+    closeBps: Type.Optional(Type.Number({ default: ENGINE_DEFAULTS.closeBps, description: 'CLOSE_BPS' })),
+    minProfit: Type.Optional(
+      Type.Number({ default: ENGINE_DEFAULTS.minProfit, minimum: 0, description: 'MIN_PROFIT, quote currency' }),
+    ),
+    maxQuoteAgeMs: Type.Optional(
+      Type.Integer({ default: ENGINE_DEFAULTS.maxQuoteAgeMs, minimum: 1, description: 'MAX_QUOTE_AGE_MS' }),
+    ),
+    updateFraction: Type.Optional(
+      Type.Number({ default: ENGINE_DEFAULTS.updateFraction, minimum: 0, description: 'UPDATE_FRACTION' }),
+    ),
+  },
+  { additionalProperties: false, $id: 'https://arb.dev/schemas/engine-config.v1.json', title: 'EngineConfig' },
+)
+export type EngineConfigFile = Static<typeof EngineConfigFile>
+
+/** Engine settings with every default applied: what the env and the JSON file both turn into. */
+export interface EngineSettings {
+  readonly fees: Readonly<Record<string, number>>
+  readonly balances: Readonly<Record<string, Readonly<Record<string, number>>>>
+  readonly openBps: number
+  readonly closeBps: number
+  readonly minProfit: number
+  readonly maxQuoteAgeMs: number
+  readonly updateFraction: number
+}
+
+/** A clearer word for TypeBox's "Unexpected property", which is how a misspelt key shows. */
+const unexpected = (parts: string[], message: string): string => {
+  if (message !== 'Unexpected property') return message
+  if (parts.length === 1) {
+    const known = Object.keys(EngineConfigFile.properties).filter((k) => k !== '$schema')
+    return `unknown key (known: ${known.join(', ')})`
+  }
+  if (parts.length === 2) return 'not an exchange id (lower-case, e.g. kraken)'
+  return 'not an asset (upper-case, e.g. BTC)'
+}
+
+/**
+ * The one validator of engine settings, for a parsed JSON file and for the settings the detector
+ * builds from its env: applies defaults, checks the schema and that CLOSE_BPS ≤ OPEN_BPS, and
+ * reports every problem at once as a ConfigError whose paths name the key (`balances.kraken.BTC`).
+ */
+export const checkEngineSettings = (value: unknown): EngineSettings => {
+  const issues: { path: string; message: string }[] = []
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError([{ path: '(root)', message: 'expected a JSON object' }])
+  }
+  const withDefaults = Value.Default(EngineConfigFile, Value.Clone(value))
+  if (!Value.Check(EngineConfigFile, withDefaults)) {
+    for (const e of Value.Errors(EngineConfigFile, withDefaults)) {
+      const parts = e.path.slice(1).split('/')
+      issues.push({ path: parts.join('.') || '(root)', message: unexpected(parts, e.message) })
+    }
+    throw new ConfigError(issues)
+  }
+  const s = withDefaults as Required<EngineConfigFile>
+  if (s.closeBps > s.openBps) {
+    issues.push({ path: 'closeBps', message: `must not exceed openBps (${s.openBps}): the signal would flap` })
+    throw new ConfigError(issues)
+  }
+  return {
+    fees: s.fees ?? {},
+    balances: s.balances ?? {},
+    openBps: s.openBps,
+    closeBps: s.closeBps,
+    minProfit: s.minProfit,
+    maxQuoteAgeMs: s.maxQuoteAgeMs,
+    updateFraction: s.updateFraction,
+  }
+}
+
+/** Parses the text of an engine settings file; `source` (its path) prefixes every issue. */
+export const parseEngineConfig = (text: string, source = 'config'): EngineSettings => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError([{ path: source, message: `not JSON: ${(err as Error).message}` }])
+  }
+  try {
+    return checkEngineSettings(value)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ConfigError(err.issues.map((i) => ({ path: `${source}: ${i.path}`, message: i.message })))
+  }
+}
 
 export const GatewayConfig = Type.Object({
   ...CommonConfig,

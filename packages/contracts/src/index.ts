@@ -1,6 +1,6 @@
 export { EpochMs, ExchangeId, Pair, splitPair } from './common.js'
 export { Level, Tick, TICK_DEPTH } from './tick.js'
-export { Signal, SignalLeg, SignalState } from './signal.js'
+export { Signal, SignalLeg, SignalState, CappedBy, CurvePoint } from './signal.js'
 export { Heartbeat, ServiceName } from './heartbeat.js'
 export { topology, tickSubject, tickMsgId, type Topology } from './subjects.js'
 export { ArbError, ConfigError, InvalidMessageError } from './errors.js'
@@ -11,6 +11,11 @@ export {
   IngestorConfig,
   PersisterConfig,
   DetectorConfig,
+  BacktestConfig,
+  EngineConfigFile,
+  checkEngineSettings,
+  parseEngineConfig,
+  type EngineSettings,
   GatewayConfig,
   SimulatorConfig,
 } from './config.js'

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { signalDecoder, type Level, type Signal, type Tick } from '@arb/contracts'
 import { createEngine, type Engine, type EngineOptions, type FeedStatus } from './engine.js'
+import { replayer } from './replay.js'
 
 // Injected clock: every time is an offset from T0, carried by the ticks or passed to sweep/status.
 const T0 = 1_700_000_000_000
@@ -173,6 +174,18 @@ const scenarios: Scenario[] = [
     expected: [[], [O], [], [C('xx feed stale')]],
   },
   {
+    name: 'a resynchronising feed closes its signals, and its book from before the resync is never used again',
+    steps: [
+      { ex: 'xx', at: 0, bid: 99, ask: 100 },
+      { ex: 'yy', at: 10, bid: 101, ask: 102 },
+      { status: ['yy', 'resyncing', 20] },
+      { status: ['yy', 'ok', 30] },
+      { ex: 'xx', at: 40, bid: 99, ask: 100 }, // yy's pre-resync book was dropped: nothing to cross with
+      { ex: 'yy', at: 50, bid: 101, ask: 102 }, // the first book after the resync
+    ],
+    expected: [[], [O], [C('yy resynchronising')], [], [], [O]],
+  },
+  {
     name: 'only the same pair on different exchanges is compared',
     steps: [
       { ex: 'xx', at: 0, bid: 99, ask: 100, pair: 'BTC-EUR' },
@@ -217,6 +230,141 @@ describe('engine lifecycle', () => {
   })
 })
 
+describe('minimum profit', () => {
+  // 1 unit at 100 → 101: 1 EUR, 100 bps; 0.1 unit: 0.1 EUR, still 100 bps.
+  const withMin = () => createEngine({ ...OPTIONS, minProfit: 0.5 })
+  it.each([
+    ['a wide edge on too small a size does not open', [{ ex: 'yy', at: 10, bid: 101, ask: 102, size: 0.1 }], [[]]],
+    ['exactly the minimum opens', [{ ex: 'yy', at: 10, bid: 101, ask: 102, size: 0.5 }], [[O]]],
+    [
+      'an open signal whose profit falls below the minimum stays open (only CLOSE_BPS closes)',
+      [
+        { ex: 'yy', at: 10, bid: 101, ask: 102 },
+        { ex: 'yy', at: 20, bid: 101, ask: 102, size: 0.1 },
+      ],
+      [[O], [U]],
+    ],
+  ] as [string, Quote[], string[][]][])('%s', (_name, steps, expected) => {
+    const engine = withMin()
+    engine.onTick(tick({ ex: 'xx', at: 0, bid: 99, ask: 100, size: 10 }))
+    expect(run(steps, engine).lines).toEqual(expected)
+  })
+})
+
+/** Figures of the opened event for a crossing of xx's asks (buy) with yy's bids (sell). */
+interface Figures {
+  name: string
+  options?: Partial<EngineOptions>
+  asks: Level[]
+  bids: Level[]
+  expected: Partial<Signal> | undefined
+}
+
+const figures: Figures[] = [
+  {
+    name: 'single level: the smaller best size at the best prices',
+    asks: [[100, 2]],
+    bids: [[101, 1]],
+    expected: {
+      volume: 1,
+      netProfit: 1,
+      netProfitBps: 100,
+      grossSpreadBps: 100,
+      cappedBy: 'depth',
+      curve: [[1, 1]],
+    },
+  },
+  {
+    name: 'multi-level: stops at the first unprofitable slice, VWAP prices, curve per slice',
+    asks: [
+      [100, 1],
+      [100.5, 1],
+      [102, 5],
+    ],
+    bids: [
+      [103, 1.5],
+      [101, 2],
+    ],
+    expected: {
+      volume: 2,
+      netProfit: 4.5,
+      buy: { exchange: 'xx', price: 100.25, fee: 0 },
+      sell: { exchange: 'yy', price: 102.5, fee: 0 },
+      netProfitBps: (4.5 / 200.5) * 10_000,
+      cappedBy: 'edge',
+      curve: [
+        [1, 3],
+        [1.5, 4.25],
+        [2, 4.5],
+      ],
+    },
+  },
+  {
+    name: 'base balance on the sell exchange caps the size, partially filling a slice',
+    options: { balances: { yy: { BTC: 1.25 } } },
+    asks: [
+      [100, 1],
+      [100.5, 1],
+    ],
+    bids: [[103, 5]],
+    expected: {
+      volume: 1.25,
+      netProfit: 3 + 0.25 * 2.5,
+      cappedBy: 'balance',
+      curve: [
+        [1, 3],
+        [1.25, 3.625],
+      ],
+    },
+  },
+  {
+    name: 'quote balance on the buy exchange caps the size (it is the buy exchange’s EUR that counts)',
+    options: { balances: { xx: { EUR: 150.25, BTC: 0 }, yy: { EUR: 0 } } },
+    asks: [
+      [100, 1],
+      [100.5, 1],
+    ],
+    bids: [[103, 5]],
+    expected: { volume: 1.5, netProfit: 3 + 0.5 * 2.5, cappedBy: 'balance' },
+  },
+  {
+    name: 'fees turn a gross gap into no signal',
+    options: { fees: { xx: 0.006, yy: 0.0025 } },
+    asks: [[100, 1]],
+    bids: [[100.5, 1]],
+    expected: undefined,
+  },
+]
+
+describe('engine figures', () => {
+  it.each(figures)('$name', ({ options, asks, bids, expected }) => {
+    const engine = createEngine({ ...OPTIONS, ...options, fees: { ...OPTIONS.fees, ...options?.fees } })
+    const { events } = run(
+      [
+        { ex: 'xx', at: 0, bid: 99, ask: 0, asks },
+        { ex: 'yy', at: 10, bid: 0, ask: 110, bids },
+      ],
+      engine,
+    )
+    if (expected === undefined) return expect(events).toEqual([])
+    expect(events).toHaveLength(1)
+    const e = events[0]!
+    expect(signalDecoder.check(e), JSON.stringify(e)).toBe(true)
+    for (const [k, v] of Object.entries(expected)) {
+      if (typeof v === 'number') expect(e[k as keyof Signal], k).toBeCloseTo(v, 9)
+      else if (k === 'curve') {
+        const curve = v as [number, number][]
+        expect(e.curve).toHaveLength(curve.length)
+        curve.forEach(([vol, p], i) => {
+          expect(e.curve?.[i]?.[0]).toBeCloseTo(vol, 9)
+          expect(e.curve?.[i]?.[1]).toBeCloseTo(p, 9)
+        })
+      } else expect(e[k as keyof Signal], k).toEqual(v)
+    }
+    return undefined
+  })
+})
+
 describe('engine events', () => {
   const story: Step[] = [
     { ex: 'xx', at: 0, bid: 99, ask: 100, size: 2 },
@@ -241,13 +389,37 @@ describe('engine events', () => {
       netProfitBps: 100,
       openedAt: T0 + 10,
       ts: T0 + 10,
+      cappedBy: 'depth',
+      curve: [[1, 1]],
     })
     expect(events.map((e) => [e.state, e.id, e.openedAt, e.ts])).toEqual([
       ['opened', `BTC-EUR:xx:yy:${T0 + 10}`, T0 + 10, T0 + 10],
       ['updated', `BTC-EUR:xx:yy:${T0 + 10}`, T0 + 10, T0 + 20],
       ['closed', `BTC-EUR:xx:yy:${T0 + 10}`, T0 + 10, T0 + 30],
     ])
-    expect(events[2]).toMatchObject({ reason: 'spread closed', netProfit: 0 })
+    // The closing evaluation matched nothing (bid 100 = ask 100); the close carries the signal's life.
+    expect(events[2]).toMatchObject({
+      reason: 'spread closed',
+      volume: 0,
+      netProfit: 0,
+      durationMs: 20,
+      peakNetProfit: 1.5,
+      peakNetProfitBps: 150,
+    })
+    expect(events[2]?.curve).toBeUndefined()
+    expect(events[1]?.curve).toEqual([[1, 1.5]])
+  })
+
+  it('the peak counts evaluations that published nothing', () => {
+    const { events } = run([
+      { ex: 'xx', at: 0, bid: 99, ask: 100 },
+      { ex: 'yy', at: 10, bid: 101, ask: 102 },
+      { ex: 'yy', at: 20, bid: 101.04, ask: 102 }, // +4%: no update, but a new peak
+      { ex: 'yy', at: 30, bid: 100, ask: 102 },
+    ])
+    expect(events.map((e) => e.state)).toEqual(['opened', 'closed'])
+    expect(events[1]?.peakNetProfit).toBeCloseTo(1.04, 9)
+    expect(events[1]?.peakNetProfitBps).toBeCloseTo(104, 9)
   })
 
   it('ids are deterministic: the same ticks give the same events', () => {
@@ -291,7 +463,14 @@ describe('engine events', () => {
       { ex: 'yy', at: 10, bid: 101, ask: 102 },
       { sweep: 2500 },
     ])
-    expect(events[1]).toMatchObject({ state: 'closed', ts: T0 + 2500, openedAt: T0 + 10, netProfit: 1 })
+    expect(events[1]).toMatchObject({
+      state: 'closed',
+      ts: T0 + 2500,
+      openedAt: T0 + 10,
+      netProfit: 1,
+      durationMs: 2490,
+      cappedBy: 'depth',
+    })
   })
 
   it('balances cap the volume of the signal', () => {
@@ -303,7 +482,7 @@ describe('engine events', () => {
       ],
       engine,
     )
-    expect(events[0]).toMatchObject({ volume: 0.25, netProfit: 0.25 })
+    expect(events[0]).toMatchObject({ volume: 0.25, netProfit: 0.25, cappedBy: 'balance' })
   })
 
   it('walks the depth of both books', () => {
@@ -392,5 +571,40 @@ describe('engine re-evaluation', () => {
       engine,
     )
     expect(lines).toEqual([[], [], [], [], [O]])
+  })
+})
+
+describe('replay time', () => {
+  it('nextExpiry is when the oldest quote of an open signal becomes too old', () => {
+    const engine = createEngine(OPTIONS)
+    expect(engine.nextExpiry()).toBe(Infinity)
+    run(
+      [
+        { ex: 'xx', at: 0, bid: 99, ask: 100 },
+        { ex: 'yy', at: 10, bid: 101, ask: 102 },
+      ],
+      engine,
+    )
+    expect(engine.nextExpiry()).toBe(T0 + 2001)
+  })
+
+  it('a replayer closes a signal at the exact moment its quote went stale, before the next tick', () => {
+    const r = replayer(createEngine(OPTIONS))
+    const states = (q: Quote) =>
+      r.onTick(tick(q)).map((e) => `${e.state}@${e.ts - T0}${e.reason ? ` ${e.reason}` : ''}`)
+    expect(states({ ex: 'xx', at: 0, bid: 99, ask: 100 })).toEqual([])
+    expect(states({ ex: 'yy', at: 10, bid: 101, ask: 102 })).toEqual(['opened@10'])
+    expect(states({ ex: 'yy', at: 1500, bid: 101, ask: 102 })).toEqual([])
+    // xx has been silent since 0: stale at 2001, long before this tick at 5000.
+    expect(states({ ex: 'yy', at: 5000, bid: 101, ask: 102 })).toEqual(['closed@2001 stale quote from xx'])
+    expect(r.flush(T0 + 10_000)).toEqual([])
+  })
+
+  it('flush closes what went stale by the end of the data and leaves the rest open', () => {
+    const r = replayer(createEngine(OPTIONS))
+    r.onTick(tick({ ex: 'xx', at: 0, bid: 99, ask: 100 }))
+    r.onTick(tick({ ex: 'yy', at: 10, bid: 101, ask: 102 }))
+    expect(r.flush(T0 + 2000)).toEqual([])
+    expect(r.flush(T0 + 2001).map((e) => e.state)).toEqual(['closed'])
   })
 })

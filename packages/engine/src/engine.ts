@@ -1,12 +1,17 @@
 import { splitPair, type Level, type Signal, type SignalState, type Tick } from '@arb/contracts'
-import { emptyCross, walkCross, type Cross, type CrossLimits } from './cross.js'
+import { crossCurve, emptyCross, walkCross, type Cross, type CrossLimits } from './cross.js'
 
-/** Health of an exchange's feed as the caller knows it (from ingestor heartbeats in the detector). */
-export type FeedStatus = 'ok' | 'stale' | 'disconnected'
+/**
+ * Health of an exchange's feed as the caller knows it (from ingestor heartbeats in the detector):
+ * anything but 'ok' makes its quotes unusable and drops the book held for it.
+ */
+export type FeedStatus = 'ok' | 'stale' | 'resyncing' | 'disconnected'
 
 export interface EngineOptions {
   /** Net edge (netProfitBps) at which a signal opens. */
   readonly openBps: number
+  /** Smallest netProfit, in quote currency, at which a signal opens (default 0). */
+  readonly minProfit?: number
   /** An open signal closes when its net edge falls below this; below openBps, so it does not flap. */
   readonly closeBps: number
   /** A quote older than this (relative to the tick or sweep time) never opens or keeps a signal. */
@@ -41,6 +46,11 @@ export interface Engine {
   feedStatus(exchange: string): FeedStatus
   /** Closes open signals whose quotes have aged past maxQuoteAgeMs at `now` (a feed that went silent). */
   sweep(now: number): readonly Signal[]
+  /**
+   * The earliest time at which a quote an open signal depends on is too old (Infinity when
+   * nothing is open): a replay sweeps exactly then, instead of on a wall-clock timer.
+   */
+  nextExpiry(): number
   openSignals(): OpenSignal[]
   /** Monotonic counts: evaluations of a (buy, sell) pair, ticks dropped as duplicates or older than the book held. */
   readonly stats: Readonly<{ evaluations: number; ignoredTicks: number }>
@@ -62,6 +72,10 @@ interface Route {
   readonly buy: Quote
   readonly sell: Quote
   readonly limits: CrossLimits
+  /** Both exchanges have a fee; precomputed with the fee multipliers, as fees never change. */
+  readonly comparable: boolean
+  readonly buyMul: number
+  readonly sellMul: number
   readonly cross: Cross
   open: boolean
   id: string
@@ -70,6 +84,9 @@ interface Route {
   lastEventTs: number
   publishedVolume: number
   publishedNetProfit: number
+  /** Highest figures of any evaluation while open; carried by `closed`. */
+  peakNetProfit: number
+  peakNetProfitBps: number
 }
 
 interface PairBook {
@@ -79,6 +96,13 @@ interface PairBook {
 }
 
 const EMPTY: readonly Signal[] = Object.freeze([])
+const NO_LEVELS: readonly Level[] = Object.freeze([])
+
+const STATUS_REASON: Record<Exclude<FeedStatus, 'ok'>, string> = {
+  stale: 'feed stale',
+  resyncing: 'resynchronising',
+  disconnected: 'disconnected',
+}
 
 /**
  * Pure arbitrage engine: latest book per exchange per pair in, Signal v1 lifecycle events out.
@@ -92,6 +116,7 @@ export const createEngine = (opts: EngineOptions): Engine => {
   const open = new Set<Route>()
   const stats = { evaluations: 0, ignoredTicks: 0 }
   const initialStatus = opts.initialFeedStatus ?? 'ok'
+  const minProfit = opts.minProfit ?? 0
 
   const limitsFor = (pair: string, buy: string, sell: string): CrossLimits => {
     const { base, quote } = splitPair(pair)
@@ -105,6 +130,9 @@ export const createEngine = (opts: EngineOptions): Engine => {
     buy,
     sell,
     limits: limitsFor(pair, buy.exchange, sell.exchange),
+    comparable: !Number.isNaN(buy.fee) && !Number.isNaN(sell.fee),
+    buyMul: 1 + buy.fee,
+    sellMul: 1 - sell.fee,
     cross: emptyCross(),
     open: false,
     id: '',
@@ -112,6 +140,8 @@ export const createEngine = (opts: EngineOptions): Engine => {
     lastEventTs: 0,
     publishedVolume: 0,
     publishedNetProfit: 0,
+    peakNetProfit: 0,
+    peakNetProfitBps: 0,
   })
 
   const addQuote = (pair: string, book: PairBook, exchange: string): Quote => {
@@ -121,7 +151,8 @@ export const createEngine = (opts: EngineOptions): Engine => {
       status: statuses.get(exchange) ?? initialStatus,
       bids: [],
       asks: [],
-      receivedTs: 0,
+      // A double from the start, so V8 keeps the field unboxed and a tick's time is stored in place.
+      receivedTs: -Infinity,
       seq: undefined,
     }
     const row: Route[] = []
@@ -146,7 +177,7 @@ export const createEngine = (opts: EngineOptions): Engine => {
       r.id = `${r.pair}:${r.buy.exchange}:${r.sell.exchange}:${ts}`
     }
     const c = r.cross
-    return {
+    const s: Signal = {
       v: 1,
       id: r.id,
       state,
@@ -159,13 +190,21 @@ export const createEngine = (opts: EngineOptions): Engine => {
       netProfitBps: c.netProfitBps,
       openedAt: r.openedAt,
       ts,
-      ...(reason === undefined ? {} : { reason }),
+      cappedBy: c.cappedBy,
     }
+    if (state === 'closed') {
+      if (reason !== undefined) s.reason = reason
+      s.durationMs = ts - r.openedAt
+      s.peakNetProfit = r.peakNetProfit
+      s.peakNetProfitBps = r.peakNetProfitBps
+    } else {
+      s.curve = crossCurve(c)
+    }
+    return s
   }
 
   const quoteProblem = (q: Quote, now: number): string | undefined => {
-    if (q.status !== 'ok')
-      return q.status === 'disconnected' ? `${q.exchange} disconnected` : `${q.exchange} feed stale`
+    if (q.status !== 'ok') return `${q.exchange} ${STATUS_REASON[q.status]}`
     if (now - q.receivedTs > opts.maxQuoteAgeMs) return `stale quote from ${q.exchange}`
     return undefined
   }
@@ -182,28 +221,57 @@ export const createEngine = (opts: EngineOptions): Engine => {
   const moved = (now: number, before: number): boolean =>
     Math.abs(now - before) > opts.updateFraction * Math.abs(before)
 
-  const evaluate = (r: Route, now: number): Signal | undefined => {
-    const untrusted = distrust(r, now)
-    if (untrusted !== undefined) return r.open ? close(r, now, untrusted) : undefined
+  const maxAge = opts.maxQuoteAgeMs
+  /**
+   * The time of the tick being evaluated. Epoch milliseconds are beyond V8's small integers, so
+   * passing one as an argument to a call that is not inlined boxes it (16 bytes per route per
+   * tick); a double field is updated in place.
+   */
+  const clock = { now: -Infinity }
+
+  const evaluate = (r: Route): Signal | undefined => {
+    const now = clock.now
+    const buy = r.buy
+    const sell = r.sell
+    // Inline checks first: this runs 2·(n − 1) times per tick; distrust() says why, only when needed.
+    if (
+      buy.status !== 'ok' ||
+      sell.status !== 'ok' ||
+      now - buy.receivedTs > maxAge ||
+      now - sell.receivedTs > maxAge
+    ) {
+      return r.open ? close(r, now, distrust(r, now) as string) : undefined
+    }
     // NaN fee: the exchange has no configured fee, so its profit cannot be known.
-    if (Number.isNaN(r.buy.fee) || Number.isNaN(r.sell.fee)) return undefined
+    if (!r.comparable) return undefined
     stats.evaluations++
+    if (!r.open) {
+      // The common case by far: a closed route whose top of book does not cross after fees. The
+      // walk would stop at its first slice, and a closed route needs no figures.
+      const ask = buy.asks[0]
+      const bid = sell.bids[0]
+      if (ask === undefined || bid === undefined || !(bid[0] * r.sellMul - ask[0] * r.buyMul > 0)) return undefined
+    }
     const c = r.cross
-    if (!walkCross(r.buy.asks, r.buy.fee, r.sell.bids, r.sell.fee, r.limits, c)) {
+    if (!walkCross(buy.asks, buy.fee, sell.bids, sell.fee, r.limits, c)) {
       return r.open
         ? close(r, now, `empty book on ${r.buy.asks.length === 0 ? r.buy.exchange : r.sell.exchange}`)
         : undefined
     }
-    const profitable = c.netProfit > 0 && c.volume > 0
+    // A walk that matched nothing has no edge, whatever the thresholds say.
     if (!r.open) {
-      if (!profitable || c.netProfitBps < opts.openBps) return undefined
+      if (c.volume <= 0 || c.netProfitBps < opts.openBps || c.netProfit < minProfit) return undefined
       r.open = true
       open.add(r)
       r.publishedVolume = c.volume
       r.publishedNetProfit = c.netProfit
+      r.peakNetProfit = c.netProfit
+      r.peakNetProfitBps = c.netProfitBps
       return event(r, 'opened', now)
     }
-    if (!profitable || c.netProfitBps < opts.closeBps) return close(r, now, 'spread closed')
+    if (c.volume <= 0 || c.netProfitBps < opts.closeBps) return close(r, now, 'spread closed')
+    if (c.netProfit > r.peakNetProfit) r.peakNetProfit = c.netProfit
+    if (c.netProfitBps > r.peakNetProfitBps) r.peakNetProfitBps = c.netProfitBps
     if (!moved(c.volume, r.publishedVolume) && !moved(c.netProfit, r.publishedNetProfit)) return undefined
     r.publishedVolume = c.volume
     r.publishedNetProfit = c.netProfit
@@ -232,15 +300,16 @@ export const createEngine = (opts: EngineOptions): Engine => {
       q.receivedTs = tick.receivedTs
       q.seq = tick.seq
       const now = tick.receivedTs
+      clock.now = now
       let out: Signal[] | undefined
       const rowX = book.routes[x]
       for (let k = 0; k < quotes.length; k++) {
         if (k === x) continue
         const a = rowX?.[k]
         const b = book.routes[k]?.[x]
-        const ea = a && evaluate(a, now)
+        const ea = a && evaluate(a)
         if (ea) (out ??= []).push(ea)
-        const eb = b && evaluate(b, now)
+        const eb = b && evaluate(b)
         if (eb) (out ??= []).push(eb)
       }
       return out ?? EMPTY
@@ -248,7 +317,15 @@ export const createEngine = (opts: EngineOptions): Engine => {
     setFeedStatus(exchange, status, now) {
       if ((statuses.get(exchange) ?? initialStatus) === status) return EMPTY
       statuses.set(exchange, status)
-      for (const q of quotesByExchange.get(exchange) ?? []) q.status = status
+      for (const q of quotesByExchange.get(exchange) ?? []) {
+        q.status = status
+        // A book from before a disconnect or resync may be wrong (that is why it resynced): when the
+        // feed is back, only ticks received after this count.
+        if (status !== 'ok') {
+          q.bids = NO_LEVELS
+          q.asks = NO_LEVELS
+        }
+      }
       if (status === 'ok') return EMPTY
       let out: Signal[] | undefined
       for (const r of open) {
@@ -266,6 +343,14 @@ export const createEngine = (opts: EngineOptions): Engine => {
         if (reason !== undefined) (out ??= []).push(close(r, now, reason))
       }
       return out ?? EMPTY
+    },
+    nextExpiry() {
+      let oldest = Infinity
+      for (const r of open) {
+        const t = r.buy.receivedTs < r.sell.receivedTs ? r.buy.receivedTs : r.sell.receivedTs
+        if (t < oldest) oldest = t
+      }
+      return oldest + opts.maxQuoteAgeMs + 1
     },
     openSignals: () =>
       [...open].map((r) => ({
