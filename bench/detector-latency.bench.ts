@@ -3,14 +3,17 @@
  *
  * Runs the real service (services/detector/src/main.ts) as a child process on a fresh
  * NATS_PREFIX, vouches for two feeds with ingestor heartbeats, then publishes BENCH_RATE ticks/s
- * (default 2000): coinbase holds a steady book, bl3p alternates a crossing bid and an uncrossing
+ * (default 5000): coinbase holds a steady book, bl3p alternates a crossing bid and an uncrossing
  * one, so every bl3p tick yields exactly one signal (opened, closed, opened, …). Each bl3p bid
  * carries a unique price offset, and a single-level book makes the signal's sell price equal that
  * bid, so every signal is matched to the tick that caused it. Latency = publish of the tick →
  * receipt of the signal by a core subscriber on arb.signals, on one monotonic clock
  * (performance.now()); the tick's receivedTs is stamped at publish as an ingestor would.
  *
- *   NATS_URL=nats://127.0.0.1:4222 pnpm bench:detector   # BENCH_SECONDS=10 BENCH_RATE=2000
+ * The detector runs with its leader lease (a lone replica leads from its first round), so the path
+ * measured includes the leadership check on every publish.
+ *
+ *   NATS_URL=nats://127.0.0.1:4222 pnpm bench:detector   # BENCH_SECONDS=10 BENCH_RATE=5000
  */
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -19,11 +22,12 @@ import { connectNats, type NatsConnection } from '@arb/bus'
 import { heartbeatDecoder, signalDecoder, topology, type Heartbeat, type Tick } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
 import { eventually, uniqueName } from '@arb/testkit'
+import { leaseNames } from '../services/detector/src/leader.js'
 
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10)
-const RATE = Number(process.env['BENCH_RATE'] ?? 2000)
-const PACE_MS = 5
+const RATE = Number(process.env['BENCH_RATE'] ?? 5000)
+const PACE_MS = Number(process.env['BENCH_PACE_MS'] ?? 1)
 const WARMUP_S = 1
 const PRICE_STEP = 1e-7
 
@@ -175,4 +179,5 @@ await new Promise((r) => detector.once('exit', r))
 const jsm = await jetstreamManager(nc)
 await jsm.streams.delete(topo.ticksStream).catch(() => undefined)
 await jsm.streams.delete(topo.signalsStream).catch(() => undefined)
+await jsm.streams.delete(leaseNames(prefix).stream).catch(() => undefined)
 await nc.drain()

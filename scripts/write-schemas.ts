@@ -7,6 +7,7 @@ import { format, resolveConfig } from 'prettier'
 import type { TObject, TSchema } from '@sinclair/typebox'
 import {
   DetectorConfig,
+  EngineConfigFile,
   GatewayConfig,
   Heartbeat,
   IngestorConfig,
@@ -33,7 +34,12 @@ const sync = (file: string, text: string) => {
   }
 }
 
-const schemas = { 'tick.v1.json': Tick, 'signal.v1.json': Signal, 'heartbeat.v1.json': Heartbeat }
+const schemas = {
+  'tick.v1.json': Tick,
+  'signal.v1.json': Signal,
+  'heartbeat.v1.json': Heartbeat,
+  'engine-config.v1.json': EngineConfigFile,
+}
 for (const [file, schema] of Object.entries(schemas)) {
   sync(
     `schemas/${file}`,

@@ -1,8 +1,10 @@
-import { heartbeatDecoder, tickDecoder, type DetectorConfig, type Signal, type Topology } from '@arb/contracts'
+import { heartbeatDecoder, signalDecoder, tickDecoder, type Signal, type Topology } from '@arb/contracts'
 import type { JsPublisher, NatsConnection } from '@arb/bus'
 import { createEngine, type EngineOptions } from '@arb/engine'
 import type { Logger } from '@arb/observability'
 import { feedMonitor } from './feed-monitor.js'
+import { createHandover } from './handover.js'
+import type { LeaderLease } from './leader.js'
 
 /** Often enough that a silent feed's signals close within ~MAX_QUOTE_AGE_MS + 250 ms. */
 export const SWEEP_MS = 250
@@ -18,6 +20,11 @@ export interface DetectorDeps {
   readonly heartbeatMs: number
   readonly sweepMs?: number
   readonly now?: () => number
+  /**
+   * Leader election among replicas: every replica computes every event, only the leader publishes.
+   * Without one this detector always publishes.
+   */
+  readonly lease?: Pick<LeaderLease, 'isLeader'>
 }
 
 export interface DetectorCounters extends Record<string, number> {
@@ -29,30 +36,28 @@ export interface DetectorCounters extends Record<string, number> {
   /** Ticks the engine skipped: a second ingestor replica's copy, or older than the book it holds. */
   ignored: number
   errors: number
+  /** Events sent to arb.signals (as leader). */
+  published: number
+  /** Events computed while standing by, not published. */
+  suppressed: number
+  /** Times this instance became leader. */
+  takeovers: number
 }
 
 export interface Detector {
   readonly counters: Readonly<DetectorCounters>
   lastMessageTs(): number | null
+  /** Whether this instance publishes (always true without a lease). */
+  isLeader(): boolean
   stop(): Promise<void>
 }
 
-/** Maps the service's env onto the engine's options. */
-export const engineOptions = (
-  c: Pick<DetectorConfig, 'OPEN_BPS' | 'CLOSE_BPS' | 'MAX_QUOTE_AGE_MS' | 'UPDATE_FRACTION'>,
-  fees: Readonly<Record<string, number>>,
-): DetectorDeps['engine'] => ({
-  openBps: c.OPEN_BPS,
-  closeBps: c.CLOSE_BPS,
-  maxQuoteAgeMs: c.MAX_QUOTE_AGE_MS,
-  updateFraction: c.UPDATE_FRACTION,
-  fees,
-})
-
 /**
  * Ticks in (core NATS: the lowest latency; JetStream still stores them for the persister),
- * Signal events out to JetStream with `Nats-Msg-Id = <id>:<state>:<ts>`, so replicas that see
- * the same ticks store each event once. Feed status comes from ingestor heartbeats.
+ * Signal events out to JetStream with `Nats-Msg-Id = <id>:<state>:<ts>`. Feed status comes from
+ * ingestor heartbeats. With a lease, standby replicas compute the same events without publishing
+ * them and watch arb.signals, so that the one that takes over publishes what the old leader could
+ * not (see handover.ts).
  */
 export const startDetector = (deps: DetectorDeps): Detector => {
   const { nc, topo, publisher } = deps
@@ -68,30 +73,61 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     closed: 0,
     ignored: 0,
     errors: 0,
+    published: 0,
+    suppressed: 0,
+    takeovers: 0,
   }
+  const handover = createHandover()
+  let leading = deps.lease === undefined
   const exchanges = new Set<string>()
   let lastMessageTs: number | null = null
   let lastInvalidWarn = -Infinity
   let invalidSinceWarn = 0
 
+  const send = (s: Signal) => {
+    counters.published++
+    handover.announced(s, now())
+    void publisher.publish(topo.signals, JSON.stringify(s), `${s.id}:${s.state}:${s.ts}`)
+    if (s.state === 'updated') {
+      log.debug({ id: s.id, volume: s.volume, netProfitBps: s.netProfitBps }, 'signal updated')
+      return
+    }
+    const fields = {
+      id: s.id,
+      pair: s.pair,
+      buy: s.buy.exchange,
+      sell: s.sell.exchange,
+      netProfitBps: s.netProfitBps,
+      volume: s.volume,
+      ...(s.reason === undefined ? {} : { reason: s.reason }),
+    }
+    log.info(fields, s.state === 'opened' ? 'signal opened' : 'signal closed')
+  }
+
+  /** Follows the lease; on becoming leader, first publishes what the handover owes consumers. */
+  const checkLeadership = (): boolean => {
+    const leader = deps.lease === undefined || deps.lease.isLeader()
+    if (leader === leading) return leader
+    leading = leader
+    watchSignals(!leader)
+    if (leader) {
+      counters.takeovers++
+      const owed = handover.takeover(now())
+      log.info({ owed: owed.length }, 'publishing as leader')
+      owed.forEach(send)
+    } else log.info('standing by')
+    return leader
+  }
+
   const publish = (events: readonly Signal[]) => {
+    if (events.length === 0) return
+    const leader = checkLeadership()
+    const t = now()
     for (const s of events) {
       counters[s.state]++
-      void publisher.publish(topo.signals, JSON.stringify(s), `${s.id}:${s.state}:${s.ts}`)
-      if (s.state === 'updated') {
-        log.debug({ id: s.id, volume: s.volume, netProfitBps: s.netProfitBps }, 'signal updated')
-        continue
-      }
-      const fields = {
-        id: s.id,
-        pair: s.pair,
-        buy: s.buy.exchange,
-        sell: s.sell.exchange,
-        netProfitBps: s.netProfitBps,
-        volume: s.volume,
-        ...(s.reason === undefined ? {} : { reason: s.reason }),
-      }
-      log.info(fields, s.state === 'opened' ? 'signal opened' : 'signal closed')
+      handover.computed(s, t)
+      if (leader && !handover.isRetired(s.id)) send(s)
+      else counters.suppressed++
     }
   }
 
@@ -166,8 +202,33 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     },
   })
 
+  /**
+   * Standby replicas learn what the leader published. The leader records its own publishes and
+   * unsubscribes: the echo of thousands of signals a second would only cost it time.
+   */
+  let signals: ReturnType<typeof nc.subscribe> | undefined
+  function watchSignals(on: boolean): void {
+    if (!on) {
+      signals?.unsubscribe()
+      signals = undefined
+      return
+    }
+    signals ??= nc.subscribe(topo.signals, {
+      callback: (err, msg) => {
+        if (err) return onFailure(err, 'signal subscription failed')
+        try {
+          handover.announced(signalDecoder.decode(msg.data), now())
+        } catch (e) {
+          log.debug({ err: e }, 'invalid signal ignored')
+        }
+      },
+    })
+  }
+  watchSignals(!leading)
+
   const timer = setInterval(() => {
     try {
+      checkLeadership()
       const t = now()
       for (const exchange of exchanges) refreshStatus(exchange, t)
       publish(engine.sweep(t))
@@ -176,13 +237,18 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     }
   }, deps.sweepMs ?? SWEEP_MS)
 
+  checkLeadership()
+
   return {
     counters,
     lastMessageTs: () => lastMessageTs,
+    isLeader: () => leading,
     async stop() {
+      leading = false
       clearInterval(timer)
       ticks.unsubscribe()
       heartbeats.unsubscribe()
+      watchSignals(false)
       await publisher.flush()
     },
   }

@@ -44,6 +44,35 @@ describe('feedMonitor', () => {
     ],
     ['a beat for another exchange', [[0, hb({ exchange: 'coinbase' })]], 100, 'disconnected'],
     ['a detector heartbeat', [[0, hb({ service: 'detector' })]], 100, 'disconnected'],
+    [
+      'degraded with more resyncs than the beat before',
+      [
+        [0, hb({ counters: { resyncs: 1 } })],
+        [10, hb({ status: 'degraded', counters: { resyncs: 2 } })],
+      ],
+      100,
+      'resyncing',
+    ],
+    [
+      'still degraded, no new resync',
+      [
+        [0, hb({ counters: { resyncs: 1 } })],
+        [10, hb({ status: 'degraded', counters: { resyncs: 2 } })],
+        [20, hb({ status: 'degraded', counters: { resyncs: 2 } })],
+      ],
+      100,
+      'stale',
+    ],
+    [
+      'a resync while another replica is ok',
+      [
+        [0, hb({ counters: { resyncs: 0 } })],
+        [10, hb({ status: 'degraded', counters: { resyncs: 1 } })],
+        [20, hb({ instance: 'i2' })],
+      ],
+      100,
+      'ok',
+    ],
   ] as const)('%s → %s', (_name, beats, at, expected) => {
     const m = feedMonitor(1000)
     for (const [t, beat] of beats) m.heard(beat, T0 + t)

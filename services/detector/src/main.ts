@@ -9,30 +9,25 @@ import {
 } from '@arb/bus'
 import { defaultTakerFees } from '@arb/exchanges'
 import { createLogger, logFatalErrors, onShutdown } from '@arb/observability'
-import { engineOptions, startDetector } from './detector.js'
-import { parseFees } from './fees.js'
+import { startDetector } from './detector.js'
+import { startLeaderLease } from './leader.js'
+import { engineOptions, settingsFromEnv } from './settings.js'
 
 const config = parseConfig(DetectorConfig, process.env)
 const instance = config.INSTANCE_ID ?? defaultInstanceId()
 const log = createLogger({ service: 'detector', level: config.LOG_LEVEL, instance })
 logFatalErrors(log)
-const fees = parseFees(config.FEES, defaultTakerFees())
-log.info({ fees, openBps: config.OPEN_BPS, closeBps: config.CLOSE_BPS }, 'detector starting')
+const engine = engineOptions(settingsFromEnv(config), defaultTakerFees())
+log.info({ ...engine, leaderTtlMs: config.LEADER_TTL_MS }, 'detector starting')
 
 const topo = topology(config.NATS_PREFIX)
 const nc = await connectNats(config.NATS_URL, log, `detector-${instance}`)
 // No `update`: the persister owns the stream settings; this only creates what is missing.
 await ensureStreams(nc, topo, DEFAULT_STREAM_SETTINGS, log)
 const publisher = jsPublisher(nc, log)
+const lease = await startLeaderLease({ nc, prefix: config.NATS_PREFIX, instance, ttlMs: config.LEADER_TTL_MS, log })
 
-const detector = startDetector({
-  nc,
-  topo,
-  log,
-  publisher,
-  engine: engineOptions(config, fees),
-  heartbeatMs: config.HEARTBEAT_MS,
-})
+const detector = startDetector({ nc, topo, log, publisher, engine, heartbeatMs: config.HEARTBEAT_MS, lease })
 const heartbeat = startHeartbeat(
   nc,
   topo,
@@ -44,4 +39,5 @@ const heartbeat = startHeartbeat(
   config.HEARTBEAT_MS,
 )
 
-onShutdown(log, [detector.stop, heartbeat.stop, () => nc.drain()])
+// The detector stops first, so nothing is published after the lease is released.
+onShutdown(log, [detector.stop, lease.stop, heartbeat.stop, () => nc.drain()])

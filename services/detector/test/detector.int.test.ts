@@ -4,7 +4,8 @@ import { connectNats, DEFAULT_STREAM_SETTINGS, ensureStreams, jsPublisher, type 
 import { signalDecoder, topology, type Heartbeat, type Level, type Signal, type Tick } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
 import { eventually, testNatsUrl, uniqueName } from '@arb/testkit'
-import { startDetector, type DetectorCounters, type DetectorDeps } from '../src/detector.js'
+import { startDetector, type Detector, type DetectorDeps } from '../src/detector.js'
+import { leaseNames, startLeaderLease, type LeaderLease } from '../src/leader.js'
 
 const log = createLogger({ service: 'detector-test', level: 'silent' })
 const FEES = { coinbase: 0.006, bl3p: 0.0025 }
@@ -50,19 +51,45 @@ const heartbeat = (exchange: string, status: Heartbeat['status'] = 'ok'): Heartb
   counters: {},
 })
 
-/** A namespace of its own on the shared server: streams, one or more detectors, and the signals they publish. */
-const setup = async (overrides: Partial<Pick<DetectorDeps, 'heartbeatMs' | 'engine'>> = {}, replicas = 1) => {
-  const topo = topology(uniqueName('det'))
+interface Replica {
+  readonly nc: NatsConnection
+  readonly detector: Detector
+  readonly counters: Detector['counters']
+  readonly publisher: ReturnType<typeof jsPublisher>
+  readonly lease: LeaderLease | undefined
+  /** A clean stop, as main.ts does it: the detector, then the lease (released), then the connection. */
+  stop(): Promise<void>
+  /** A crash: the connection is gone, nothing is released. */
+  crash(): Promise<void>
+}
+
+/**
+ * A namespace of its own on the shared server: streams, one or more detector cores (each with its
+ * own connection, and with `leaseTtlMs` a leader lease), and the signals they publish as a core
+ * subscriber sees them.
+ */
+const setup = async (
+  overrides: Partial<Pick<DetectorDeps, 'heartbeatMs' | 'engine'>> = {},
+  replicas = 1,
+  leaseTtlMs?: number,
+) => {
+  const prefix = uniqueName('det')
+  const topo = topology(prefix)
   await ensureStreams(pub, topo, DEFAULT_STREAM_SETTINGS, log)
   cleanups.push(async () => {
     const jsm = await jetstreamManager(pub)
     await jsm.streams.delete(topo.ticksStream)
     await jsm.streams.delete(topo.signalsStream)
+    await jsm.streams.delete(leaseNames(prefix).stream).catch(() => undefined)
   })
-  const detectors: { counters: Readonly<DetectorCounters>; publisher: ReturnType<typeof jsPublisher> }[] = []
+  const detectors: Replica[] = []
   for (let i = 0; i < replicas; i++) {
     const nc = await connectNats(url, log, `detector-${i}`)
     const publisher = jsPublisher(nc, log)
+    const lease =
+      leaseTtlMs === undefined
+        ? undefined
+        : await startLeaderLease({ nc, prefix, instance: `detector-${i}`, ttlMs: leaseTtlMs, log })
     const d = startDetector({
       nc,
       topo,
@@ -71,12 +98,22 @@ const setup = async (overrides: Partial<Pick<DetectorDeps, 'heartbeatMs' | 'engi
       heartbeatMs: overrides.heartbeatMs ?? 10_000,
       sweepMs: 50,
       engine: overrides.engine ?? { openBps: 5, closeBps: 2, maxQuoteAgeMs: 5000, updateFraction: 0.05, fees: FEES },
+      ...(lease === undefined ? {} : { lease }),
     })
-    cleanups.push(async () => {
+    let stopped = false
+    const stop = async () => {
+      if (stopped) return
+      stopped = true
       await d.stop()
-      await nc.drain()
-    })
-    detectors.push({ counters: d.counters, publisher })
+      await lease?.stop()
+      if (!nc.isClosed()) await nc.drain()
+    }
+    const crash = async () => {
+      await nc.close()
+      await stop()
+    }
+    cleanups.push(stop)
+    detectors.push({ nc, detector: d, counters: d.counters, publisher, lease, stop, crash })
   }
   const signals: Signal[] = []
   const sub = pub.subscribe(topo.signals, {
@@ -104,7 +141,8 @@ const crossing = (t: { sendTick: (t: Tick) => void }) => {
 
 /**
  * Heartbeats and ticks reach the detector on different subjects, so the crossing is repeated
- * until the detector has taken the heartbeats in and opens.
+ * until the detector has taken the heartbeats in and opens. The feeds are vouched for at every
+ * try: with a short HEARTBEAT_MS a loaded machine could otherwise let them lapse before it opens.
  */
 const open = async (t: Awaited<ReturnType<typeof setup>>): Promise<Signal> => {
   t.vouch('coinbase')
@@ -113,7 +151,11 @@ const open = async (t: Awaited<ReturnType<typeof setup>>): Promise<Signal> => {
   return eventually(
     () => {
       const found = t.signals.find((s) => s.state === 'opened')
-      if (found === undefined) crossing(t)
+      if (found === undefined) {
+        t.vouch('coinbase')
+        t.vouch('bl3p')
+        crossing(t)
+      }
       return found
     },
     5000,
@@ -190,7 +232,7 @@ describe('detector through real NATS', () => {
     expect(closed.ts - opened.ts).toBeGreaterThan(300)
   })
 
-  it('two replicas publish identical events that JetStream stores once', async () => {
+  it('without a lease two replicas both publish: JetStream stores one copy, a core subscriber sees two', async () => {
     const t = await setup({}, 2)
     await open(t)
     await eventually(
@@ -203,12 +245,76 @@ describe('detector through real NATS', () => {
       5000,
       'both replicas published',
     )
-    const [a, b] = t.detectors.map((d) => d.publisher.stats)
-    expect((a?.published ?? 0) + (b?.published ?? 0)).toBe(1)
-    expect((a?.duplicates ?? 0) + (b?.duplicates ?? 0)).toBe(1)
     const jsm = await jetstreamManager(pub)
     expect((await jsm.streams.info(t.topo.signalsStream)).state.messages).toBe(1)
-    // A core subscriber sees both copies: consumers that need each event once read the stream.
     expect(t.signals.filter((s) => s.state === 'opened')).toHaveLength(2)
+  })
+})
+
+describe('two detector replicas with a leader lease', () => {
+  const TTL_MS = 600
+  const leaderOf = (t: Awaited<ReturnType<typeof setup>>) => {
+    const leaders = t.detectors.filter((d) => d.lease?.isLeader())
+    return leaders.length === 1 ? leaders[0] : undefined
+  }
+  /** Every event seen by the core subscriber, once: `id state` → count. */
+  const counts = (signals: Signal[]) =>
+    signals.reduce<Record<string, number>>(
+      (m, s) => ({ ...m, [`${s.id} ${s.state}`]: (m[`${s.id} ${s.state}`] ?? 0) + 1 }),
+      {},
+    )
+  const storedSignals = async (t: Awaited<ReturnType<typeof setup>>) =>
+    (await (await jetstreamManager(pub)).streams.info(t.topo.signalsStream)).state.messages
+
+  it('only the leader publishes: each event once on arb.signals, even to a core subscriber', async () => {
+    const t = await setup({}, 2, TTL_MS)
+    const leader = await eventually(() => leaderOf(t), 5000, 'one leader')
+    const standby = t.detectors.find((d) => d !== leader)!
+    const opened = await open(t)
+    t.sendTick(tick('bl3p', [[100.2, 0.5]], [[102, 1]]))
+    await t.waitFor('closed')
+    await sleep(500)
+    expect(counts(t.signals)).toEqual({ [`${opened.id} opened`]: 1, [`${opened.id} closed`]: 1 })
+    expect(await storedSignals(t)).toBe(2)
+    expect(standby.counters, JSON.stringify(standby.counters)).toMatchObject({ published: 0 })
+    expect(leader?.counters).toMatchObject({ published: 2, suppressed: 0 })
+  })
+
+  it('fails over when the leader stops: the standby takes over and carries the open signal to its close', async () => {
+    const t = await setup({}, 2, TTL_MS)
+    const first = await eventually(() => leaderOf(t), 5000, 'one leader')
+    const opened = await open(t)
+    await first.stop()
+    const second = await eventually(() => leaderOf(t), 5000, 'a new leader')
+    expect(second).not.toBe(first)
+    t.sendTick(tick('bl3p', [[100.2, 0.5]], [[102, 1]]))
+    const closed = await t.waitFor('closed')
+    expect(closed.id).toBe(opened.id)
+    await sleep(500)
+    expect(counts(t.signals)).toEqual({ [`${opened.id} opened`]: 1, [`${opened.id} closed`]: 1 })
+    expect(second.counters.takeovers).toBe(1)
+  })
+
+  it('fails over when the leader crashes, and publishes the close that happened while nobody led', async () => {
+    // A longer TTL, so that the close surely falls in the gap even on a loaded machine.
+    const t = await setup({}, 2, 1500)
+    const first = await eventually(() => leaderOf(t), 5000, 'one leader')
+    const second = t.detectors.find((d) => d !== first)!
+    const opened = await open(t)
+    await eventually(() => (second.counters.opened === 1 ? true : undefined), 5000, 'standby saw the opening')
+    await first.crash()
+    // Closes before the standby can take over (a TTL without renewal): computed, not yet published.
+    t.sendTick(tick('bl3p', [[100.2, 0.5]], [[102, 1]]))
+    await eventually(() => (second.counters.closed === 1 ? true : undefined), 5000, 'standby computed the close')
+    const suppressedBeforeTakeover = second.counters.suppressed
+    const closed = await t.waitFor('closed')
+    expect(second.detector.isLeader()).toBe(true)
+    expect(second.counters.takeovers).toBe(1)
+    // opened and closed were computed while standing by, then the close was owed at the takeover.
+    expect(suppressedBeforeTakeover).toBe(2)
+    expect(closed).toMatchObject({ id: opened.id, reason: 'spread closed' })
+    await sleep(500)
+    expect(counts(t.signals)).toEqual({ [`${opened.id} opened`]: 1, [`${opened.id} closed`]: 1 })
+    expect(await storedSignals(t)).toBe(2)
   })
 })
