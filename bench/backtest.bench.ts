@@ -23,6 +23,7 @@ import { createPool, migrate, tickWriter, type StoredTick } from '@arb/storage'
 import pg from 'pg'
 import { freshSchema } from '@arb/testkit'
 import { formatSummary, runBacktest } from '../services/detector/src/backtest.js'
+import { mulberry32 } from './lib/random.js'
 
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const N = Number(process.env['BENCH_TICKS'] ?? 10_000_000)
@@ -35,13 +36,7 @@ const PAIRS = Array.from({ length: 20 }, (_, i) => `C${String(i).padStart(2, '0'
 const T0 = 1_795_564_800_000
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US')
 
-let state = 42
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0
-  let t = Math.imul(state ^ (state >>> 15), 1 | state)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-}
+const random = mulberry32(42)
 const fair = PAIRS.map((_, p) => 100 * (p + 1))
 const side = (mid: number, dir: 1 | -1): Level[] =>
   Array.from({ length: 10 }, (_, k): Level => [

@@ -22,6 +22,7 @@ import { cpus } from 'node:os'
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import type { Level, Tick } from '@arb/contracts'
 import { createEngine } from '@arb/engine'
+import { mulberry32 } from './lib/random.js'
 
 const EXCHANGES = ['aa', 'bb', 'cc', 'dd', 'ee', 'ff', 'gg', 'hh']
 const PAIRS = Array.from({ length: 20 }, (_, i) => `C${String(i).padStart(2, '0')}-EUR`)
@@ -32,14 +33,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
 const CHUNK = 20_000
 const T0 = 1_795_564_800_000
 
-// A small deterministic PRNG (mulberry32), so every run measures the same books.
-let state = 42
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0
-  let t = Math.imul(state ^ (state >>> 15), 1 | state)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-}
+let random = mulberry32(42)
 
 const book = (mid: number, side: 1 | -1): Level[] =>
   Array.from({ length: LEVELS }, (_, k): Level => [
@@ -52,7 +46,7 @@ const book = (mid: number, side: 1 | -1): Level[] =>
  * `skewed` of the books is 40–80 bps off the fair price: those cross the others after fees.
  */
 const prepare = (skewed: number): Tick[] => {
-  state = 42
+  random = mulberry32(42)
   const out: Tick[] = []
   const fair = PAIRS.map((_, p) => 100 * (p + 1))
   for (let v = 0; v < VARIANTS; v++) {
