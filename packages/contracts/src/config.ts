@@ -60,6 +60,9 @@ export const IngestorConfig = Type.Object({
     Type.String({ description: 'comma-separated BASE-QUOTE pairs; default: the adapter’s defaults' }),
   ),
   EXCHANGE_URL: Type.Optional(Type.String({ description: 'WebSocket URL override (simulator, tests)' })),
+  EXCHANGE_REST_URL: Type.Optional(
+    Type.String({ description: 'REST base URL override for book snapshots (Binance, Bitstamp; simulator, tests)' }),
+  ),
   STALE_AFTER_MS: Type.Integer({
     default: 30_000,
     minimum: 1000,

@@ -1,15 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket, { type RawData } from 'ws'
 import type { Pair, Tick } from '@arb/contracts'
-import type { Endpoint, ExchangeAdapter } from './types.js'
+import type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult } from './types.js'
 
 /**
  * The only owner of `ws` (CONVENTIONS.md §4, after tardis `RealTimeFeedBase` and cryptofeed
  * `ConnectionHandler`): one WebSocket per adapter endpoint, subscribe after open, protocol pings,
  * a stale-data timeout that ignores control frames, and capped exponential back-off with full
  * jitter that resets on the first data frame of a connection. A bad frame never kills the feed.
+ * For exchanges whose books start from a REST snapshot, it also fetches the snapshots a session
+ * asks for, one at a time per connection, backing off on failures and on HTTP 429.
  */
 
-export type FeedStatus = 'connecting' | 'connected' | 'disconnected'
+/** `syncing`: the socket is open but a REST snapshot the book needs has not been applied yet. */
+export type FeedStatus = 'connecting' | 'syncing' | 'connected' | 'disconnected'
 
 /** The logger calls the feed makes; a pino logger fits. */
 export interface FeedLogger {
@@ -24,6 +28,8 @@ export interface FeedOptions {
   readonly pairs: readonly Pair[]
   /** Replaces `adapter.url` (EXCHANGE_URL: simulator, tests). */
   readonly baseUrl?: string
+  /** Replaces `adapter.restUrl` (EXCHANGE_REST_URL: simulator, tests). */
+  readonly restBaseUrl?: string
   readonly log: FeedLogger
   /** Called synchronously with the ticks of one frame; an exception is logged and the feed goes on. */
   readonly onTicks: (ticks: readonly Tick[]) => void
@@ -35,6 +41,7 @@ export interface FeedOptions {
   readonly pingIntervalMs?: number
   readonly handshakeTimeoutMs?: number
   readonly maxPayloadBytes?: number
+  readonly snapshotTimeoutMs?: number
   /** Jitter source in [0, 1); injectable so tests can pin the delays. */
   readonly random?: () => number
   /** Clock for `receivedTs`. */
@@ -51,6 +58,12 @@ export interface FeedCounters {
   reconnects: number
   staleTimeouts: number
   pongTimeouts: number
+  /** REST snapshots applied. */
+  snapshots: number
+  /** REST snapshot requests that failed (network, timeout, HTTP error, bad body) and were retried. */
+  snapshotFailures: number
+  /** REST snapshot requests refused with HTTP 429 (or Binance's 418 ban) and retried later. */
+  rateLimited: number
   /** receivedTs of the last data frame, or null before the first. */
   lastMessageTs: number | null
 }
@@ -65,7 +78,7 @@ export interface ConnectionInfo {
 
 export interface Feed {
   readonly counters: Readonly<FeedCounters>
-  /** `connected` when every connection is, `disconnected` when any is, otherwise `connecting`. */
+  /** `connected` when every connection is, `disconnected` when any is, `syncing` when any is, otherwise `connecting`. */
   status(): FeedStatus
   connections(): readonly ConnectionInfo[]
   /** Closes every socket and cancels every timer; resolves when the sockets are closed. */
@@ -77,6 +90,7 @@ export const PING_INTERVAL_MS = 10_000
 export const HANDSHAKE_TIMEOUT_MS = 10_000
 /** A frame above this is refused (ws closes with 1009) instead of being buffered. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+export const SNAPSHOT_TIMEOUT_MS = 10_000
 // How long stop() waits for the server's close frame before dropping the socket.
 const CLOSE_TIMEOUT_MS = 2000
 const EXCERPT_CHARS = 120
@@ -98,6 +112,9 @@ export const runFeed = (options: FeedOptions): Feed => {
     reconnects: 0,
     staleTimeouts: 0,
     pongTimeouts: 0,
+    snapshots: 0,
+    snapshotFailures: 0,
+    rateLimited: 0,
     lastMessageTs: null,
   }
   const baseUrl = options.baseUrl ?? options.adapter.url
@@ -112,7 +129,9 @@ export const runFeed = (options: FeedOptions): Feed => {
         ? 'connected'
         : connections.some((c) => c.status === 'disconnected')
           ? 'disconnected'
-          : 'connecting',
+          : connections.some((c) => c.status === 'syncing')
+            ? 'syncing'
+            : 'connecting',
     connections: () => connections.map((c) => c.info()),
     stop: async () => {
       await Promise.all(connections.map((c) => c.stop()))
@@ -242,6 +261,10 @@ class Connection {
         log.error({ err, url, excerpt: raw.slice(0, EXCERPT_CHARS) }, 'adapter failed on a frame')
         return
       }
+      handle(result, receivedTs)
+    })
+
+    const handle = (result: FrameResult, receivedTs: number): void => {
       switch (result.kind) {
         case 'ticks':
           counters.lastMessageTs = receivedTs
@@ -259,8 +282,10 @@ class Connection {
               log.error({ err, url }, 'tick handler failed')
             }
           }
+          if (result.fetch !== undefined) snapshots.request(result.fetch)
           break
         case 'control':
+          if (result.fetch !== undefined) snapshots.request(result.fetch)
           break
         case 'resync':
           counters.resyncs++
@@ -273,6 +298,17 @@ class Connection {
             log.warn({ url, reason: result.reason, errors: counters.errors }, 'bad frame')
           break
       }
+    }
+
+    const snapshots = new SnapshotFetcher({
+      options: this.#o,
+      counters,
+      session,
+      handle,
+      onPending: (pending) => {
+        if (closeReason !== undefined || ws.readyState !== WebSocket.OPEN) return
+        this.#setStatus(pending ? 'syncing' : 'connected')
+      },
     })
 
     ws.on('error', (err) => {
@@ -281,6 +317,7 @@ class Connection {
     })
 
     ws.on('close', (code, reason) => {
+      snapshots.cancel()
       clearInterval(pingTimer)
       clearTimeout(staleTimer)
       this.#setStatus('disconnected')
@@ -309,6 +346,139 @@ class Connection {
       this.#retryTimer = setTimeout(() => this.#open(), delayMs)
     })
   }
+}
+
+interface SnapshotFetcherDeps {
+  readonly options: FeedOptions
+  readonly counters: FeedCounters
+  readonly session: AdapterSession
+  /** Where a snapshot's FrameResult goes: the same path as a frame's. */
+  readonly handle: (result: FrameResult, receivedTs: number) => void
+  /** True while snapshots are queued or in flight. */
+  readonly onPending: (pending: boolean) => void
+}
+
+/**
+ * The REST snapshots of one connection. One request at a time, so a resync of many pairs cannot
+ * burst past the exchange's request-weight limits; failures and HTTP 429 back off with the feed's
+ * jittered back-off (429 at least as long as Retry-After says), and retry until the connection
+ * closes. `cancel()` aborts the request in flight.
+ */
+class SnapshotFetcher {
+  readonly #d: SnapshotFetcherDeps
+  readonly #queue: Pair[] = []
+  readonly #abort = new AbortController()
+  #running = false
+
+  constructor(deps: SnapshotFetcherDeps) {
+    this.#d = deps
+  }
+
+  request(pairs: readonly Pair[]): void {
+    for (const pair of pairs) if (!this.#queue.includes(pair)) this.#queue.push(pair)
+    if (!this.#running && this.#queue.length > 0) void this.#run()
+  }
+
+  cancel(): void {
+    this.#abort.abort()
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true
+    this.#d.onPending(true)
+    let failures = 0
+    while (this.#queue.length > 0 && !this.#abort.signal.aborted) {
+      const pair = this.#queue[0]!
+      const outcome = await this.#fetch(pair)
+      if (this.#abort.signal.aborted) break
+      if (outcome.ok) {
+        failures = 0
+        this.#queue.shift()
+        this.#apply(pair, outcome.body, outcome.receivedTs)
+        continue
+      }
+      failures++
+      const { backoffMinMs, backoffMaxMs, random = Math.random } = this.#d.options
+      const delayMs = Math.max(outcome.retryAfterMs ?? 0, backoffDelay(failures, backoffMinMs, backoffMaxMs, random))
+      this.#d.options.log.warn(
+        { pair, reason: outcome.reason, attempt: failures, delayMs },
+        'snapshot failed, retrying',
+      )
+      try {
+        await sleep(delayMs, undefined, { signal: this.#abort.signal })
+      } catch {
+        break
+      }
+    }
+    this.#running = false
+    if (!this.#abort.signal.aborted) this.#d.onPending(false)
+  }
+
+  #apply(pair: Pair, body: unknown, receivedTs: number): void {
+    const { session, counters, options } = this.#d
+    counters.snapshots++
+    let result: FrameResult
+    try {
+      if (session.onSnapshot === undefined) throw new Error('adapter asked for a snapshot but has no onSnapshot')
+      result = session.onSnapshot(pair, body, receivedTs)
+    } catch (err) {
+      counters.errors++
+      options.log.error({ err, pair }, 'adapter failed on a snapshot')
+      return
+    }
+    options.log.info({ pair, result: result.kind }, 'snapshot applied')
+    this.#d.handle(result, receivedTs)
+  }
+
+  async #fetch(
+    pair: Pair,
+  ): Promise<
+    { ok: true; body: unknown; receivedTs: number } | { ok: false; reason: string; retryAfterMs?: number | undefined }
+  > {
+    const { options, counters } = this.#d
+    const restBase = options.restBaseUrl ?? options.adapter.restUrl
+    if (restBase === undefined || options.adapter.snapshotUrl === undefined) {
+      counters.snapshotFailures++
+      return { ok: false, reason: `adapter ${options.adapter.id} has no REST snapshot URL` }
+    }
+    const url = options.adapter.snapshotUrl(pair, restBase)
+    const timeout = AbortSignal.timeout(options.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS)
+    let text: string
+    try {
+      const res = await fetch(url, { signal: AbortSignal.any([this.#abort.signal, timeout]) })
+      if (res.status === 429 || res.status === 418) {
+        counters.rateLimited++
+        await res.body?.cancel()
+        return { ok: false, reason: `HTTP ${res.status} from ${url}`, retryAfterMs: retryAfterMs(res) }
+      }
+      text = await res.text()
+      if (!res.ok) {
+        counters.snapshotFailures++
+        return { ok: false, reason: `HTTP ${res.status} from ${url}: ${text.slice(0, EXCERPT_CHARS)}` }
+      }
+    } catch (err) {
+      if (this.#abort.signal.aborted) return { ok: false, reason: 'cancelled' }
+      counters.snapshotFailures++
+      return { ok: false, reason: `${url}: ${err instanceof Error ? err.message : String(err)}` }
+    }
+    const receivedTs = (options.now ?? Date.now)()
+    try {
+      return { ok: true, body: JSON.parse(text) as unknown, receivedTs }
+    } catch {
+      counters.snapshotFailures++
+      return { ok: false, reason: `not JSON from ${url}: ${text.slice(0, EXCERPT_CHARS)}` }
+    }
+  }
+}
+
+/** Retry-After in ms (seconds or an HTTP date), or undefined when absent or unreadable. */
+const retryAfterMs = (res: Response): number | undefined => {
+  const header = res.headers.get('retry-after')
+  if (header === null) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(header)
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined
 }
 
 // Exchanges send JSON as text frames; a binary frame is decoded as UTF-8 too rather than lost.

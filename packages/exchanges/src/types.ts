@@ -26,6 +26,13 @@ export interface ExchangeAdapter {
   subscribe(pairs: readonly Pair[]): readonly unknown[]
   /** Fresh book and sequence state for one connection. */
   createSession(pairs: readonly Pair[]): AdapterSession
+  /**
+   * Production REST base URL, for exchanges whose book sync needs a REST snapshot (Binance,
+   * Bitstamp); EXCHANGE_REST_URL replaces it. Absent when the WebSocket carries the snapshot.
+   */
+  readonly restUrl?: string
+  /** The snapshot URL of one pair under the REST base URL in force; required with `restUrl`. */
+  snapshotUrl?(pair: Pair, restBaseUrl: string): string
 }
 
 export interface AdapterSession {
@@ -34,10 +41,24 @@ export interface AdapterSession {
    * sequence number derive `seq` from it, see `seq.ts`), `receivedTs` epoch ms when it arrived.
    */
   onFrame(frame: unknown, receivedTs: number, raw: string): FrameResult
+  /**
+   * The parsed body of a REST snapshot the session asked for (a result's `fetch`). Sessions keep
+   * buffering diffs until it arrives and then apply the buffered ones the exchange's sync rule keeps.
+   */
+  onSnapshot?(pair: Pair, body: unknown, receivedTs: number): FrameResult
+}
+
+/**
+ * Pairs whose REST snapshot the session wants now (the feed fetches them one at a time, honouring
+ * HTTP 429 / Retry-After, and hands each body to `onSnapshot`). A pair already being fetched is
+ * not fetched twice.
+ */
+export interface FetchRequest {
+  readonly fetch?: readonly Pair[]
 }
 
 export type FrameResult =
-  | { kind: 'ticks'; ticks: readonly Tick[] } // data; may be empty when the frame moved nothing in the top levels
-  | { kind: 'control' } // ack/heartbeat: not data, does not reset staleness
+  | ({ kind: 'ticks'; ticks: readonly Tick[] } & FetchRequest) // data; may be empty when the frame moved nothing in the top levels
+  | ({ kind: 'control' } & FetchRequest) // ack/heartbeat: not data, does not reset staleness
   | { kind: 'resync'; reason: string } // sequence gap or bad checksum: reconnect
   | { kind: 'error'; reason: string } // malformed or an exchange error: counted, logged, skipped

@@ -19,6 +19,8 @@ export interface IngestDeps {
   readonly adapter: ExchangeAdapter
   readonly pairs: readonly Pair[]
   readonly baseUrl: string
+  /** REST base for book snapshots; the adapter's own when undefined. */
+  readonly restBaseUrl?: string | undefined
   readonly publisher: JsPublisher
   readonly topo: Topology
   readonly log: FeedLogger
@@ -57,7 +59,16 @@ export const resolvePairs = (adapter: ExchangeAdapter, list: string | undefined)
 // First few, then one in a thousand: a broken adapter or a NATS outage must not flood the log.
 const worthLogging = (count: number): boolean => count <= 10 || count % 1000 === 0
 
-export const startIngest = ({ adapter, pairs, baseUrl, publisher, topo, log, settings }: IngestDeps): Ingest => {
+export const startIngest = ({
+  adapter,
+  pairs,
+  baseUrl,
+  restBaseUrl,
+  publisher,
+  topo,
+  log,
+  settings,
+}: IngestDeps): Ingest => {
   let invalidTicks = 0
   let droppedTicks = 0
   const publish = (tick: Tick) => {
@@ -79,6 +90,7 @@ export const startIngest = ({ adapter, pairs, baseUrl, publisher, topo, log, set
     adapter,
     pairs,
     baseUrl,
+    ...(restBaseUrl === undefined ? {} : { restBaseUrl }),
     log,
     onTicks: (ticks) => ticks.forEach(publish),
     ...settings,
@@ -100,6 +112,9 @@ export const startIngest = ({ adapter, pairs, baseUrl, publisher, topo, log, set
           reconnects: c.reconnects,
           staleTimeouts: c.staleTimeouts,
           pongTimeouts: c.pongTimeouts,
+          snapshots: c.snapshots,
+          snapshotFailures: c.snapshotFailures,
+          rateLimited: c.rateLimited,
           invalidTicks,
           droppedTicks,
           published: p.published,

@@ -24,6 +24,7 @@ const shown = {
   ...config,
   NATS_URL: config.NATS_URL.split(',').map((u) => redactUrl(u.trim())),
   ...(config.EXCHANGE_URL === undefined ? {} : { EXCHANGE_URL: redactUrl(config.EXCHANGE_URL) }),
+  ...(config.EXCHANGE_REST_URL === undefined ? {} : { EXCHANGE_REST_URL: redactUrl(config.EXCHANGE_REST_URL) }),
 }
 log.info({ config: shown, pairs, url: redactUrl(baseUrl) }, 'starting')
 
@@ -35,6 +36,7 @@ const ingest = startIngest({
   adapter,
   pairs,
   baseUrl,
+  restBaseUrl: config.EXCHANGE_REST_URL,
   publisher: jsPublisher(nc, log),
   topo,
   log,

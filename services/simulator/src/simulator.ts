@@ -112,13 +112,22 @@ export const startSimulator = async ({
         ...state,
       })
     }
+    const target = req.method === 'GET' ? servers.find((s) => underBase(path, s.exchange.basePath)) : undefined
+    const reply = target?.server.http?.(
+      path.slice(target.exchange.basePath.length),
+      new URL(req.url ?? '/', 'http://localhost').searchParams,
+    )
+    if (reply !== undefined) {
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers })
+      return res.end(JSON.stringify(reply.body))
+    }
     return json(res, 404, { error: 'not found' })
   })
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES })
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', (err) => log.debug({ err }, 'socket error'))
     const path = new URL(req.url ?? '/', 'http://localhost').pathname
-    const target = servers.find(({ exchange: { basePath } }) => path === basePath || path.startsWith(`${basePath}/`))
+    const target = servers.find(({ exchange: { basePath } }) => underBase(path, basePath))
     if (!target) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
@@ -222,5 +231,7 @@ export const startSimulator = async ({
     },
   }
 }
+
+const underBase = (path: string, basePath: string): boolean => path === basePath || path.startsWith(`${basePath}/`)
 
 const round2 = (x: number) => Math.round(x * 100) / 100

@@ -28,12 +28,23 @@ export interface ExchangeServer {
   readonly streams: readonly string[]
   /** `rest` is the request path after `basePath` ('' or '/…'). */
   accept(ws: WebSocket, rest: string): void
+  /**
+   * REST routes under `basePath` (GET only), for exchanges whose books start from a REST snapshot
+   * (Binance, Bitstamp). `rest` is the path after `basePath`; undefined means 404.
+   */
+  http?(rest: string, query: URLSearchParams): HttpReply | undefined
   /** Called synchronously after every market step. */
   onStep(result: StepResult): void
   connections(): number
   messagesSent(): number
   /** Stops timers; the caller closes the sockets. */
   close(): void
+}
+
+export interface HttpReply {
+  readonly status: number
+  readonly body: unknown
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /**
