@@ -82,7 +82,13 @@ export const ServiceInstance = Type.Object({
   lastSeen: Type.Number({ description: 'epoch ms when the gateway last heard from it' }),
   ageMs: Type.Number({ description: 'ms since lastSeen' }),
   lastMessageTs: Type.Union([Type.Number(), Type.Null()]),
+  lastMessageAgeMs: Type.Union([Type.Number(), Type.Null()], {
+    description: 'ms since the last data the process received, on the gateway clock; null before any',
+  }),
   counters: Type.Record(Type.String(), Type.Number()),
+  rates: Type.Record(Type.String(), Type.Number(), {
+    description: 'per-second change of each counter over the last heartbeat interval (frames, ticks, resyncs, …)',
+  }),
 })
 export type ServiceInstance = Static<typeof ServiceInstance>
 

@@ -5,6 +5,8 @@ import type { Logger } from '@arb/observability'
 /** The last heartbeat of one (service, instance), with when the gateway received it. */
 export interface LiveInstance extends Heartbeat {
   readonly lastSeen: number
+  /** Per-second change of each counter between this heartbeat and the instance's previous one. */
+  readonly rates: Readonly<Record<string, number>>
 }
 
 export interface RegistryStats {
@@ -27,6 +29,22 @@ export const byServiceThenInstance = (
   a: { service: string; instance: string },
   b: { service: string; instance: string },
 ): number => (a.service !== b.service ? (a.service < b.service ? -1 : 1) : a.instance < b.instance ? -1 : 1)
+
+/**
+ * Counters are monotonic per process, so the difference of two beats over their publisher's own
+ * interval is the rate (frames/s, ticks/s, …). A counter that went down (a restart reusing the
+ * instance id) or a beat with no interval gives no rate rather than a wrong one.
+ */
+export const counterRates = (before: Heartbeat, after: Heartbeat): Record<string, number> => {
+  const seconds = (after.ts - before.ts) / 1000
+  const rates: Record<string, number> = {}
+  if (seconds <= 0 || before.startedAt !== after.startedAt) return rates
+  for (const [name, value] of Object.entries(after.counters)) {
+    const was = before.counters[name]
+    if (was !== undefined && value >= was) rates[name] = Math.round(((value - was) / seconds) * 100) / 100
+  }
+  return rates
+}
 
 export interface RegistrySettings {
   readonly nc: NatsConnection
@@ -69,7 +87,9 @@ export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: 
       const key = `${hb.service}\u0000${hb.instance}`
       const previous = live.get(key)
       // Beats of one publisher arrive in order on core NATS, but two processes may share an instance id.
-      if (previous === undefined || previous.ts <= hb.ts) live.set(key, { ...hb, lastSeen: at })
+      if (previous === undefined || previous.ts <= hb.ts) {
+        live.set(key, { ...hb, lastSeen: at, rates: previous === undefined ? {} : counterRates(previous, hb) })
+      }
       prune(at)
     },
   })

@@ -12,7 +12,9 @@ interface Entry {
   lastSeen: number
   ageMs: number
   lastMessageTs: number | null
+  lastMessageAgeMs: number | null
   counters: Record<string, number>
+  rates: Record<string, number>
 }
 
 const beat = (over: Partial<Heartbeat>): Heartbeat => ({
@@ -52,7 +54,9 @@ describe('GET /services', () => {
         lastSeen: expect.any(Number),
         ageMs: 0,
         lastMessageTs: null,
+        lastMessageAgeMs: null,
         counters: { requests: 0, serverErrors: 0, heartbeatsReceived: 0, heartbeatsInvalid: 0 },
+        rates: {},
       },
     ])
   })
@@ -100,6 +104,32 @@ describe('GET /services', () => {
     })
     expect(list.map((e) => e.instance)).toEqual(['gw-test', 'good'])
     expect(list[0]?.counters).toMatchObject({ heartbeatsReceived: 1, heartbeatsInvalid: 3 })
+  })
+
+  it('gives per-second rates between two beats of one instance and the age of its last message', async () => {
+    gw = await startGateway()
+    const h = gw
+    const startedAt = Date.now() - 60_000
+    const ts = Date.now()
+    const publish = (hb: Heartbeat) => h.nc.publish(h.topo.heartbeats, JSON.stringify(hb))
+    const common = { instance: 'r-1', exchange: 'kraken', startedAt, lastMessageTs: ts - 1500 } as const
+    publish(beat({ ...common, ts: ts - 2000, counters: { frames: 100, ticks: 40, resyncs: 3, reconnects: 1 } }))
+    publish(beat({ ...common, ts, counters: { frames: 500, ticks: 140, resyncs: 3, reconnects: 2 } }))
+    const entry = await eventually(async () => {
+      const e = (await services(h)).find((x) => x.instance === 'r-1')
+      return e?.counters['frames'] === 500 ? e : undefined
+    })
+    expect(entry.rates).toEqual({ frames: 200, ticks: 50, resyncs: 0, reconnects: 0.5 })
+    expect(entry.lastMessageAgeMs).toBeGreaterThanOrEqual(1500)
+    expect(entry.lastMessageAgeMs).toBeLessThan(60_000)
+
+    // A restart that reuses the instance id starts its counters again: no negative or bogus rate.
+    publish(beat({ ...common, startedAt: ts, ts: ts + 1000, counters: { frames: 5, ticks: 1 } }))
+    const restarted = await eventually(async () => {
+      const e = (await services(h)).find((x) => x.instance === 'r-1')
+      return e?.counters['frames'] === 5 ? e : undefined
+    })
+    expect(restarted.rates).toEqual({})
   })
 
   it('lists itself once even when its own heartbeat comes back over NATS', async () => {

@@ -8,6 +8,7 @@ const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance:
 ) => {
   app.get<{ Reply: ServicesList }>('/services', { schema: { response: { 200: ServicesList } } }, async () => {
     const now = Date.now()
+    const own = app.selfStatus()
     // The gateway lists itself from its live state; its own heartbeat, echoed back by NATS, would be older.
     const self: ServiceInstance = {
       service: 'gateway',
@@ -15,7 +16,10 @@ const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance:
       startedAt,
       lastSeen: now,
       ageMs: 0,
-      ...app.selfStatus(),
+      ...own,
+      lastMessageAgeMs: own.lastMessageTs === null ? null : Math.max(0, now - own.lastMessageTs),
+      // The gateway's own counters are read live, not from beats, so it has no interval to rate over.
+      rates: {},
     }
     const others = registry
       .list()
@@ -29,7 +33,9 @@ const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance:
         lastSeen: e.lastSeen,
         ageMs: Math.max(0, now - e.lastSeen),
         lastMessageTs: e.lastMessageTs,
+        lastMessageAgeMs: e.lastMessageTs === null ? null : Math.max(0, now - e.lastMessageTs),
         counters: e.counters,
+        rates: e.rates,
       }))
     return [...others, self].sort(byServiceThenInstance)
   })
