@@ -14,14 +14,23 @@ const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const seconds = Number(process.env.DEMO_SECONDS ?? 0)
 const base = { NATS_URL, DATABASE_URL, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', LOG_PRETTY: '0' }
-const sim = `ws://127.0.0.1:${SIM_PORT}`
+const sim = `127.0.0.1:${SIM_PORT}`
+
+// Every exchange the simulator speaks, each at its own path, with the pairs it lists there.
+const EXCHANGES = [
+  ['coinbase', 'BTC-EUR,BTC-USD'],
+  ['bl3p', 'BTC-EUR'],
+  ['kraken', 'BTC-EUR,BTC-USD'],
+]
 
 const processes = [
   ['simulator', 'simulator', { PORT: String(SIM_PORT) }],
   ['persister', 'persister', {}],
-  ['ingest-coinbase', 'ingestor', { EXCHANGE: 'coinbase', PAIRS: 'BTC-EUR,BTC-USD', EXCHANGE_URL: `${sim}/coinbase` }],
-  ['ingest-bl3p', 'ingestor', { EXCHANGE: 'bl3p', PAIRS: 'BTC-EUR', EXCHANGE_URL: `${sim}/bl3p` }],
-  ['ingest-kraken', 'ingestor', { EXCHANGE: 'kraken', PAIRS: 'BTC-EUR,BTC-USD', EXCHANGE_URL: `${sim}/kraken` }],
+  ...EXCHANGES.map(([id, pairs]) => [
+    `ingest-${id}`,
+    'ingestor',
+    { EXCHANGE: id, PAIRS: pairs, EXCHANGE_URL: `ws://${sim}/${id}`, EXCHANGE_REST_URL: `http://${sim}/${id}` },
+  ]),
   ['detector', 'detector', {}],
   ['gateway', 'gateway', { PORT: String(GATEWAY_PORT) }],
 ]

@@ -14,6 +14,9 @@ import {
   type ServiceProcess,
 } from '@arb/testkit'
 
+// One ingestor per exchange the simulator speaks, each on BTC-EUR, which every one of them lists.
+const EXCHANGES = ['coinbase', 'bl3p', 'kraken']
+
 // The built services as child processes, the real adapters against the simulator, real NATS and
 // PostgreSQL: the pipeline a user runs with `npm run demo`, isolated by prefix and schema.
 describe('end to end: simulator → ingestors → NATS → persister/detector → database → gateway', () => {
@@ -45,7 +48,7 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
     const gwPort = await freePort()
     gateway = `http://127.0.0.1:${gwPort}`
     const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: 'info', HEARTBEAT_MS: '500' }
-    const sim = `ws://127.0.0.1:${simPort}`
+    const sim = `127.0.0.1:${simPort}`
     procs.push(
       startService('simulator', 'simulator', {
         PORT: String(simPort),
@@ -62,30 +65,17 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
         BATCH_MAX_WAIT_MS: '50',
       }),
     )
-    procs.push(
-      startService('ingestor-coinbase', 'ingestor', {
-        ...common,
-        EXCHANGE: 'coinbase',
-        PAIRS: 'BTC-EUR',
-        EXCHANGE_URL: `${sim}/coinbase`,
-      }),
-    )
-    procs.push(
-      startService('ingestor-bl3p', 'ingestor', {
-        ...common,
-        EXCHANGE: 'bl3p',
-        PAIRS: 'BTC-EUR',
-        EXCHANGE_URL: `${sim}/bl3p`,
-      }),
-    )
-    procs.push(
-      startService('ingestor-kraken', 'ingestor', {
-        ...common,
-        EXCHANGE: 'kraken',
-        PAIRS: 'BTC-EUR',
-        EXCHANGE_URL: `${sim}/kraken`,
-      }),
-    )
+    for (const exchange of EXCHANGES) {
+      procs.push(
+        startService(`ingestor-${exchange}`, 'ingestor', {
+          ...common,
+          EXCHANGE: exchange,
+          PAIRS: 'BTC-EUR',
+          EXCHANGE_URL: `ws://${sim}/${exchange}`,
+          EXCHANGE_REST_URL: `http://${sim}/${exchange}`,
+        }),
+      )
+    }
     procs.push(startService('detector', 'detector', { ...common }))
     procs.push(
       startService('gateway', 'gateway', {
@@ -118,14 +108,12 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
           'SELECT exchange, count(*)::int AS n FROM ticks GROUP BY exchange',
         )
         const m = Object.fromEntries(r.rows.map((x) => [x.exchange, x.n]))
-        return (m['coinbase'] ?? 0) > 0 && (m['bl3p'] ?? 0) > 0 && (m['kraken'] ?? 0) > 0 ? m : undefined
+        return EXCHANGES.every((e) => (m[e] ?? 0) > 0) ? m : undefined
       },
       30_000,
-      'ticks from coinbase, bl3p and kraken in the database',
+      `ticks from ${EXCHANGES.join(', ')} in the database`,
     )
-    expect(counts['coinbase']).toBeGreaterThan(0)
-    expect(counts['bl3p']).toBeGreaterThan(0)
-    expect(counts['kraken']).toBeGreaterThan(0)
+    for (const e of EXCHANGES) expect(counts[e]).toBeGreaterThan(0)
   })
 
   it('opens and closes a signal on arb.signals, stores it, and serves it from /signals', async () => {
@@ -159,9 +147,9 @@ describe('end to end: simulator → ingestors → NATS → persister/detector �
     const services = await eventually(async () => {
       const r = (await (await fetch(`${gateway}/services`)).json()) as { service: string; exchange?: string }[]
       const names = new Set(r.map((s) => (s.exchange ? `${s.service}-${s.exchange}` : s.service)))
-      const want = ['ingestor-coinbase', 'ingestor-bl3p', 'ingestor-kraken', 'persister', 'detector', 'gateway']
+      const want = [...EXCHANGES.map((e) => `ingestor-${e}`), 'persister', 'detector', 'gateway']
       return want.every((w) => names.has(w)) ? names : undefined
     }, 15_000)
-    expect(services.size).toBeGreaterThanOrEqual(6)
+    expect(services.size).toBeGreaterThanOrEqual(EXCHANGES.length + 3)
   })
 })
