@@ -21,6 +21,11 @@ const EXCHANGES = [
   ['coinbase', 'BTC-EUR,BTC-USD'],
   ['bl3p', 'BTC-EUR'],
   ['kraken', 'BTC-EUR,BTC-USD'],
+  ['bitstamp', 'BTC-EUR,BTC-USD'],
+  ['binance', 'BTC-EUR'],
+  ['bitfinex', 'BTC-EUR,BTC-USD'],
+  ['gemini', 'BTC-EUR,BTC-USD'],
+  ['okx', 'BTC-EUR'],
 ]
 
 const processes = [

@@ -8,6 +8,7 @@ import type { TObject, TSchema } from '@sinclair/typebox'
 import {
   DetectorConfig,
   EngineConfigFile,
+  FeedRecord,
   GatewayConfig,
   Heartbeat,
   IngestorConfig,
@@ -39,6 +40,7 @@ const schemas = {
   'signal.v1.json': Signal,
   'heartbeat.v1.json': Heartbeat,
   'engine-config.v1.json': EngineConfigFile,
+  'feed-record.v1.json': FeedRecord,
 }
 for (const [file, schema] of Object.entries(schemas)) {
   sync(

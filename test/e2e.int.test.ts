@@ -15,7 +15,7 @@ import {
 } from '@arb/testkit'
 
 // One ingestor per exchange the simulator speaks, each on BTC-EUR, which every one of them lists.
-const EXCHANGES = ['coinbase', 'bl3p', 'kraken']
+const EXCHANGES = ['coinbase', 'bl3p', 'kraken', 'bitstamp', 'binance', 'bitfinex', 'gemini', 'okx']
 
 // The built services as child processes, the real adapters against the simulator, real NATS and
 // PostgreSQL: the pipeline a user runs with `npm run demo`, isolated by prefix and schema.

@@ -116,6 +116,11 @@ export const pullForever = (
     stop: async () => {
       stopped = true
       wake?.()
+      // Drained before it is closed: a plain close drops what the server already sent and is
+      // still in the socket, which would then sit unacked until ack_wait. A drain flushes, so
+      // those messages reach onMessage first. `sub` is the client's own subscription object.
+      const sub = (current as { sub?: { drain(): Promise<void> } } | undefined)?.sub
+      await sub?.drain().catch(() => undefined)
       // Closing over a connection that is already closed rejects; there is nothing left to close.
       await current?.close().catch(() => undefined)
       await done

@@ -1,7 +1,22 @@
-export { connectNats, natsIsUp, type NatsConnection } from './connect.js'
+export {
+  connectNats,
+  drainNats,
+  natsIsUp,
+  watchConnection,
+  type ConnectionState,
+  type NatsConnection,
+} from './connect.js'
 export { ensureStreams, DEFAULT_STREAM_SETTINGS, type StreamSettings } from './streams.js'
-export { startHeartbeat, defaultInstanceId, type HeartbeatSource } from './heartbeat.js'
-export { jsPublisher, type JsPublisher, type PublisherStats } from './publisher.js'
+export { startHeartbeat, defaultInstanceId, processGauges, type HeartbeatSource } from './heartbeat.js'
+export {
+  jsPublisher,
+  BUFFER_POLICIES,
+  DEFAULT_PUBLISH_BUFFER,
+  type BufferPolicy,
+  type JsPublisher,
+  type PublishBufferSettings,
+  type PublisherStats,
+} from './publisher.js'
 export {
   durableConsumer,
   consumeForever,

@@ -74,6 +74,28 @@ export const IngestorConfig = Type.Object({
     description: 'first reconnect delay (jittered, doubles per attempt)',
   }),
   BACKOFF_MAX_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'cap on the reconnect delay' }),
+  PUBLISH_BUFFER_TICKS: Type.Integer({
+    default: 100_000,
+    minimum: 1,
+    description: 'ticks held until JetStream acks them, across NATS outages (~1 KB of memory each)',
+  }),
+  PUBLISH_BUFFER_POLICY: Type.Union([Type.Literal('drop-oldest'), Type.Literal('drop-newest')], {
+    default: 'drop-oldest',
+    description: 'which tick a full publish buffer gives up; counted as bufferDropped',
+  }),
+  RECORD_DIR: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'write every frame and REST snapshot the feed receives to <dir>/<exchange>-<start>-<instance>.jsonl (feed-record.v1)',
+    }),
+  ),
+  REPLAY_FILE: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'publish the ticks of this recording instead of connecting, then exit 0 (not with RECORD_DIR)',
+    }),
+  ),
 })
 export type IngestorConfig = Static<typeof IngestorConfig>
 
@@ -93,6 +115,11 @@ export const PersisterConfig = Type.Object({
     description: 'how long the TICKS stream keeps ticks',
   }),
   DEDUP_WINDOW_S: Type.Integer({ default: 120, minimum: 1, description: 'JetStream duplicate window' }),
+  ACK_WAIT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 1000,
+    description: 'JetStream redelivers what a crashed persister held, unacked, after this long',
+  }),
 })
 export type PersisterConfig = Static<typeof PersisterConfig>
 
@@ -289,6 +316,15 @@ export const SimulatorConfig = Type.Object({
   OPPORTUNITY_MAX_NET_BPS: Type.Number({
     default: 60,
     description: 'largest edge of a window after both taker fees, in bps',
+  }),
+  DISCONNECT_EVERY_MS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'drop every client socket without a close frame this often (soak and fault tests); 0 = never',
+  }),
+  EXCHANGES: Type.String({
+    default: '',
+    description: 'exchanges to serve, comma-separated (arbitrage windows fall only between them); empty: all',
   }),
 })
 export type SimulatorConfig = Static<typeof SimulatorConfig>

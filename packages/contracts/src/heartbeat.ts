@@ -10,6 +10,16 @@ export const ServiceName = Type.Union([
 ])
 export type ServiceName = Static<typeof ServiceName>
 
+/** Gauges of the process itself at the beat, so a leak or a blocked event loop shows from outside. */
+export const ProcessGauges = Type.Object({
+  rssBytes: Type.Number({ minimum: 0 }),
+  heapUsedBytes: Type.Number({ minimum: 0 }),
+  eventLoopDelayP99Ms: Type.Number({ minimum: 0, description: 'p99 event-loop delay since the previous beat' }),
+  activeResources: Type.Integer({ minimum: 0, description: 'handles and requests keeping the loop alive' }),
+  openFds: Type.Optional(Type.Integer({ minimum: 0, description: 'open file descriptors (sockets included); Linux' })),
+})
+export type ProcessGauges = Static<typeof ProcessGauges>
+
 /**
  * Presence of one running process, published every HEARTBEAT_MS on `arb.heartbeats`.
  * The gateway's `/services` lists the instances heard from recently.
@@ -23,8 +33,12 @@ export const Heartbeat = Type.Object(
     startedAt: EpochMs,
     ts: EpochMs,
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+    reason: Type.Optional(
+      Type.String({ maxLength: 500, description: 'why the status is degraded, for an operator; absent when ok' }),
+    ),
     lastMessageTs: Type.Union([EpochMs, Type.Null()], { description: 'last data this process received' }),
     counters: Type.Record(Type.String(), Type.Number(), { description: 'monotonic counts since start' }),
+    process: Type.Optional(ProcessGauges),
   },
   { $id: 'https://arb.dev/schemas/heartbeat.v1.json', title: 'Heartbeat' },
 )

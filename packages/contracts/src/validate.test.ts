@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { tickDecoder, parseConfig, PersisterConfig, ConfigError, topology, tickMsgId } from './index.js'
+import {
+  tickDecoder,
+  parseConfig,
+  PersisterConfig,
+  ConfigError,
+  topology,
+  tickMsgId,
+  decodeLiveTick,
+  MAX_MESSAGE_BYTES,
+  MAX_TICK_AHEAD_MS,
+} from './index.js'
 
 const tick = {
   v: 1,
@@ -24,9 +34,31 @@ describe('tickDecoder', () => {
     ['a lower-case pair', { ...tick, pair: 'btc-eur' }, /pair/],
     ['a timestamp in seconds', { ...tick, receivedTs: 1_700_000_000 }, /receivedTs/],
     ['a crossed book', { ...tick, bids: [[102, 1]] }, /crossed book/],
+    ['a NUL in seq', { ...tick, seq: '4\u00002' }, /NUL/],
     ['11 levels', { ...tick, asks: Array.from({ length: 11 }, (_, i) => [101 + i, 1]) }, /asks/],
   ])('rejects %s', (_name, value, why) => {
     expect(() => tickDecoder.decode(typeof value === 'string' ? value : JSON.stringify(value))).toThrow(why)
+  })
+})
+
+describe('decodeLiveTick', () => {
+  const now = tick.receivedTs
+  it('accepts a tick up to MAX_TICK_AHEAD_MS ahead of the clock, and any age', () => {
+    expect(decodeLiveTick(JSON.stringify(tick), now - MAX_TICK_AHEAD_MS)).toEqual(tick)
+    expect(decodeLiveTick(JSON.stringify(tick), now + 86_400_000)).toEqual(tick)
+  })
+  it('rejects a tick from further ahead, naming by how much', () => {
+    const ahead = { ...tick, receivedTs: now + MAX_TICK_AHEAD_MS + 5000 }
+    expect(() => decodeLiveTick(JSON.stringify(ahead), now)).toThrow(/receivedTs 65 s ahead/)
+  })
+  it('refuses an oversized payload before parsing it', () => {
+    const big = JSON.stringify({ ...tick, pad: 'x'.repeat(MAX_MESSAGE_BYTES) })
+    expect(() => tickDecoder.decode(big)).not.toThrow()
+    expect(() => decodeLiveTick(big, now)).toThrow(/bytes, limit 65536/)
+  })
+  it('rejects what JSON cannot carry: NaN and Infinity', () => {
+    expect(() => decodeLiveTick(JSON.stringify(tick).replace('[[100,1]]', '[[NaN,1]]'), now)).toThrow(/not JSON/)
+    expect(() => decodeLiveTick(JSON.stringify(tick).replace('[[100,1]]', '[[1e999,1]]'), now)).toThrow(/bids\/0\/0/)
   })
 })
 

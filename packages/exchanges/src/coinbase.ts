@@ -1,8 +1,8 @@
 // Coinbase Exchange (formerly GDAX / Coinbase Pro) WebSocket feed:
 // https://docs.cdp.coinbase.com/exchange/websocket-feed/channels (overview: .../websocket-feed/overview)
 import { TICK_DEPTH, type Level, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book, type Side } from './book.js'
-import { CONTROL, decimal, excerpt, failure, isoToEpochMs, isRecord } from './parse.js'
+import { isCrossed, L2Book } from './book.js'
+import { CONTROL, decimal, excerpt, failure, isoToEpochMs, isRecord, sideChanges } from './parse.js'
 import { FrameChain } from './seq.js'
 import { TickGate } from './tick-gate.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
@@ -99,7 +99,7 @@ class CoinbaseSession implements AdapterSession {
     const state = this.#product(frame.product_id)
     if (typeof state === 'string') return failure(state)
     if (!state.ready) return { kind: 'resync', reason: `l2update before snapshot for ${state.pair}` }
-    const changes = parseChanges(frame.changes)
+    const changes = sideChanges(frame.changes)
     // Half an update applied would corrupt the book for good; a fresh snapshot is the only repair.
     if (changes === undefined) return { kind: 'resync', reason: `bad l2update changes for ${state.pair}` }
     for (const [side, price, size] of changes) state.book.set(side, price, size)
@@ -133,20 +133,6 @@ const parseLevels = (raw: unknown): Level[] | undefined => {
     const size = decimal(entry[1])
     if (price === undefined || price === 0 || size === undefined) return undefined
     out.push([price, size])
-  }
-  return out
-}
-
-const parseChanges = (raw: unknown): [Side, number, number][] | undefined => {
-  if (!Array.isArray(raw)) return undefined
-  const out: [Side, number, number][] = []
-  for (const entry of raw as unknown[]) {
-    if (!Array.isArray(entry)) return undefined
-    const side = entry[0] === 'buy' ? 'bid' : entry[0] === 'sell' ? 'ask' : undefined
-    const price = decimal(entry[1])
-    const size = decimal(entry[2])
-    if (side === undefined || price === undefined || price === 0 || size === undefined) return undefined
-    out.push([side, price, size])
   }
   return out
 }

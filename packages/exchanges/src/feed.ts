@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket, { type RawData } from 'ws'
-import type { Pair, Tick } from '@arb/contracts'
+import type { Pair, RecordClose, RecordFrame, RecordOpen, RecordSnapshot, Tick } from '@arb/contracts'
+import { applyFrame, applySnapshot } from './drive.js'
 import type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult } from './types.js'
 
 /**
@@ -9,7 +10,9 @@ import type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult } from './t
  * a stale-data timeout that ignores control frames, and capped exponential back-off with full
  * jitter that resets on the first data frame of a connection. A bad frame never kills the feed.
  * For exchanges whose books start from a REST snapshot, it also fetches the snapshots a session
- * asks for, one at a time per connection, backing off on failures and on HTTP 429.
+ * asks for, one at a time per connection, backing off on failures and on HTTP 429. For exchanges
+ * that require an application-level keep-alive (`adapter.keepalive`), it sends it when the socket
+ * has been quiet and swallows the reply.
  */
 
 /** `syncing`: the socket is open but a REST snapshot the book needs has not been applied yet. */
@@ -46,7 +49,12 @@ export interface FeedOptions {
   readonly random?: () => number
   /** Clock for `receivedTs`. */
   readonly now?: () => number
+  /** Sees everything the sessions are given, in order (RECORD_DIR); called synchronously, so it must not block. */
+  readonly recorder?: FeedRecorder
 }
+
+/** The records of a feed recording (feed-record.v1) that one connection produces. */
+export type FeedRecorder = (record: RecordOpen | RecordFrame | RecordSnapshot | RecordClose) => void
 
 /** Monotonic counts since start, summed over the feed's connections. */
 export interface FeedCounters {
@@ -58,7 +66,7 @@ export interface FeedCounters {
   reconnects: number
   staleTimeouts: number
   pongTimeouts: number
-  /** REST snapshots applied. */
+  /** REST snapshots handed to the sessions (applied, or found older than the stream and fetched again). */
   snapshots: number
   /** REST snapshot requests that failed (network, timeout, HTTP error, bad body) and were retried. */
   snapshotFailures: number
@@ -91,6 +99,8 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000
 /** A frame above this is refused (ws closes with 1009) instead of being buffered. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 export const SNAPSHOT_TIMEOUT_MS = 10_000
+// Node fires a longer timer after 1 ms instead: a Retry-After date far away must not mean "now".
+const MAX_TIMER_MS = 2 ** 31 - 1
 // How long stop() waits for the server's close frame before dropping the socket.
 const CLOSE_TIMEOUT_MS = 2000
 const EXCERPT_CHARS = 120
@@ -118,9 +128,11 @@ export const runFeed = (options: FeedOptions): Feed => {
     lastMessageTs: null,
   }
   const baseUrl = options.baseUrl ?? options.adapter.url
+  let sockets = 0
+  const nextConn = () => sockets++
   const connections = options.adapter
     .endpoints(options.pairs, baseUrl)
-    .map((endpoint) => new Connection(endpoint, options, counters))
+    .map((endpoint) => new Connection(endpoint, options, counters, nextConn))
   for (const c of connections) c.start()
   return {
     counters,
@@ -144,15 +156,18 @@ class Connection {
   readonly #endpoint: Endpoint
   readonly #o: FeedOptions
   readonly #counters: FeedCounters
+  /** Numbers every socket of the feed, for the recording. */
+  readonly #nextConn: () => number
   #attempt = 0
   #ws: WebSocket | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #stopped = false
 
-  constructor(endpoint: Endpoint, options: FeedOptions, counters: FeedCounters) {
+  constructor(endpoint: Endpoint, options: FeedOptions, counters: FeedCounters, nextConn: () => number) {
     this.#endpoint = endpoint
     this.#o = options
     this.#counters = counters
+    this.#nextConn = nextConn
   }
 
   info(): ConnectionInfo {
@@ -191,12 +206,27 @@ class Connection {
     const { url, pairs } = this.#endpoint
     const now = this.#o.now ?? Date.now
     const counters = this.#counters
-    const session = adapter.createSession(pairs)
+    const conn = this.#nextConn()
+    const recorder = this.#o.recorder
+    const record: FeedRecorder | undefined =
+      recorder &&
+      ((r) => {
+        try {
+          recorder(r)
+        } catch (err) {
+          log.error({ err, url }, 'recorder failed')
+        }
+      })
+    const session = recorded(adapter.createSession(pairs), conn, record)
+    let opened = false
     let gotData = false
     let awaitingPong = false
     let closeReason: string | undefined
     let pingTimer: NodeJS.Timeout | undefined
     let staleTimer: NodeJS.Timeout | undefined
+    const keepalive = adapter.keepalive
+    let keepaliveTimer: NodeJS.Timeout | undefined
+    let keepaliveSent = false
 
     this.#setStatus('connecting')
     log.debug({ url, attempt: this.#attempt }, 'connecting')
@@ -208,10 +238,14 @@ class Connection {
 
     const drop = (reason: string) => {
       closeReason ??= reason
+      // At once, not on 'close': a resync from a snapshot must not let the fetcher start the next request.
+      snapshots.cancel()
       ws.terminate()
     }
 
     ws.on('open', () => {
+      opened = true
+      record?.({ v: 1, rec: 'open', conn, ts: now(), url, pairs: [...pairs] })
       this.#setStatus('connected')
       log.info({ url, pairs }, 'connected')
       const frames = adapter.subscribe(pairs)
@@ -232,6 +266,19 @@ class Connection {
         log.warn({ url, staleAfterMs }, 'no data, reconnecting')
         drop('stale')
       }, staleAfterMs)
+      if (keepalive !== undefined) {
+        keepaliveTimer = setTimeout(function idle() {
+          if (keepaliveSent) {
+            counters.pongTimeouts++
+            log.warn({ url, intervalMs: keepalive.intervalMs }, 'no keepalive reply, reconnecting')
+            drop('keepalive timeout')
+            return
+          }
+          keepaliveSent = true
+          ws.send(keepalive.frame)
+          keepaliveTimer = setTimeout(idle, keepalive.intervalMs)
+        }, keepalive.intervalMs)
+      }
     })
 
     ws.on('pong', () => {
@@ -243,22 +290,24 @@ class Connection {
       counters.frames++
       const receivedTs = now()
       const raw = toText(data)
-      let frame: unknown
-      try {
-        frame = JSON.parse(raw)
-      } catch {
+      if (keepalive !== undefined) {
+        keepaliveSent = false
+        keepaliveTimer?.refresh()
+        // The reply is not JSON and not for the session (nor the recording).
+        if (keepalive.isReply(raw)) return
+      }
+      record?.({ v: 1, rec: 'frame', conn, receivedTs, text: raw })
+      const result = applyFrame(session, raw, receivedTs)
+      if (result.kind === 'malformed') {
         counters.malformed++
         if (worthLogging(counters.malformed)) {
           log.warn({ url, malformed: counters.malformed, excerpt: raw.slice(0, EXCERPT_CHARS) }, 'malformed frame')
         }
         return
       }
-      let result
-      try {
-        result = session.onFrame(frame, receivedTs, raw)
-      } catch (err) {
+      if (result.kind === 'failed') {
         counters.errors++
-        log.error({ err, url, excerpt: raw.slice(0, EXCERPT_CHARS) }, 'adapter failed on a frame')
+        log.error({ err: result.err, url, excerpt: raw.slice(0, EXCERPT_CHARS) }, 'adapter failed on a frame')
         return
       }
       handle(result, receivedTs)
@@ -320,6 +369,8 @@ class Connection {
       snapshots.cancel()
       clearInterval(pingTimer)
       clearTimeout(staleTimer)
+      clearTimeout(keepaliveTimer)
+      if (opened) record?.({ v: 1, rec: 'close', conn, ts: now(), code, reason: closeReason ?? reason.toString() })
       this.#setStatus('disconnected')
       if (this.#stopped) {
         log.info({ url }, 'closed')
@@ -362,7 +413,9 @@ interface SnapshotFetcherDeps {
  * The REST snapshots of one connection. One request at a time, so a resync of many pairs cannot
  * burst past the exchange's request-weight limits; failures and HTTP 429 back off with the feed's
  * jittered back-off (429 at least as long as Retry-After says), and retry until the connection
- * closes. `cancel()` aborts the request in flight.
+ * closes. So does a snapshot the session asks for again as soon as it has it (older than its
+ * stream): fetched again at once, it would most likely be the same stale copy. `cancel()` aborts
+ * the request in flight and ends the fetcher.
  */
 class SnapshotFetcher {
   readonly #d: SnapshotFetcherDeps
@@ -375,8 +428,16 @@ class SnapshotFetcher {
   }
 
   request(pairs: readonly Pair[]): void {
+    if (this.#abort.signal.aborted) return
     for (const pair of pairs) if (!this.#queue.includes(pair)) this.#queue.push(pair)
-    if (!this.#running && this.#queue.length > 0) void this.#run()
+    if (this.#running || this.#queue.length === 0) return
+    this.#run().catch((err: unknown) => {
+      // A bug, not the exchange: leave no connection syncing forever on a book that never comes.
+      this.#running = false
+      this.#d.counters.errors++
+      this.#d.options.log.error({ err }, 'snapshot fetcher failed')
+      this.#d.handle({ kind: 'resync', reason: 'snapshot fetcher failed' }, (this.#d.options.now ?? Date.now)())
+    })
   }
 
   cancel(): void {
@@ -391,17 +452,27 @@ class SnapshotFetcher {
       const pair = this.#queue[0]!
       const outcome = await this.#fetch(pair)
       if (this.#abort.signal.aborted) break
+      let failure: { reason: string; retryAfterMs?: number | undefined }
       if (outcome.ok) {
-        failures = 0
         this.#queue.shift()
         this.#apply(pair, outcome.body, outcome.receivedTs)
-        continue
+        if (this.#abort.signal.aborted) break
+        if (!this.#queue.includes(pair)) {
+          failures = 0
+          continue
+        }
+        failure = { reason: 'older than the stream, the session asks again' }
+      } else {
+        failure = outcome
       }
       failures++
       const { backoffMinMs, backoffMaxMs, random = Math.random } = this.#d.options
-      const delayMs = Math.max(outcome.retryAfterMs ?? 0, backoffDelay(failures, backoffMinMs, backoffMaxMs, random))
+      const delayMs = Math.min(
+        MAX_TIMER_MS,
+        Math.max(failure.retryAfterMs ?? 0, backoffDelay(failures, backoffMinMs, backoffMaxMs, random)),
+      )
       this.#d.options.log.warn(
-        { pair, reason: outcome.reason, attempt: failures, delayMs },
+        { pair, reason: failure.reason, attempt: failures, delayMs },
         'snapshot failed, retrying',
       )
       try {
@@ -416,16 +487,15 @@ class SnapshotFetcher {
 
   #apply(pair: Pair, body: unknown, receivedTs: number): void {
     const { session, counters, options } = this.#d
-    counters.snapshots++
-    let result: FrameResult
-    try {
-      if (session.onSnapshot === undefined) throw new Error('adapter asked for a snapshot but has no onSnapshot')
-      result = session.onSnapshot(pair, body, receivedTs)
-    } catch (err) {
+    const result = applySnapshot(session, pair, body, receivedTs)
+    if (result.kind === 'failed' || result.kind === 'malformed') {
       counters.errors++
-      options.log.error({ err, pair }, 'adapter failed on a snapshot')
+      options.log.error({ err: 'err' in result ? result.err : result.reason, pair }, 'adapter failed on a snapshot')
+      // The session would wait for this book forever: start over with a fresh one.
+      this.#d.handle({ kind: 'resync', reason: `adapter failed on the ${pair} snapshot` }, receivedTs)
       return
     }
+    counters.snapshots++
     options.log.info({ pair, result: result.kind }, 'snapshot applied')
     this.#d.handle(result, receivedTs)
   }
@@ -441,10 +511,11 @@ class SnapshotFetcher {
       counters.snapshotFailures++
       return { ok: false, reason: `adapter ${options.adapter.id} has no REST snapshot URL` }
     }
-    const url = options.adapter.snapshotUrl(pair, restBase)
     const timeout = AbortSignal.timeout(options.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS)
+    let url = pair
     let text: string
     try {
+      url = options.adapter.snapshotUrl(pair, restBase)
       const res = await fetch(url, { signal: AbortSignal.any([this.#abort.signal, timeout]) })
       if (res.status === 429 || res.status === 418) {
         counters.rateLimited++
@@ -468,6 +539,22 @@ class SnapshotFetcher {
       counters.snapshotFailures++
       return { ok: false, reason: `not JSON from ${url}: ${text.slice(0, EXCERPT_CHARS)}` }
     }
+  }
+}
+
+/**
+ * The session with its REST snapshots recorded as the snapshot fetcher hands them over, so the
+ * recording holds them in the order the session saw them. Unchanged without a recorder.
+ */
+const recorded = (session: AdapterSession, conn: number, record: FeedRecorder | undefined): AdapterSession => {
+  const onSnapshot = session.onSnapshot?.bind(session)
+  if (record === undefined || onSnapshot === undefined) return session
+  return {
+    onFrame: (frame, receivedTs, raw) => session.onFrame(frame, receivedTs, raw),
+    onSnapshot: (pair, body, receivedTs) => {
+      record({ v: 1, rec: 'snapshot', conn, pair, receivedTs, body })
+      return onSnapshot(pair, body, receivedTs)
+    },
   }
 }
 

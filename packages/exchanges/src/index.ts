@@ -1,10 +1,15 @@
 import { ArbError } from '@arb/contracts'
+import { binance } from './binance.js'
+import { bitfinex } from './bitfinex.js'
+import { bitstamp } from './bitstamp.js'
 import { bl3p } from './bl3p.js'
 import { coinbase } from './coinbase.js'
+import { gemini } from './gemini.js'
 import { kraken } from './kraken.js'
+import { okx } from './okx.js'
 import type { ExchangeAdapter } from './types.js'
 
-export type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult } from './types.js'
+export type { AdapterSession, Endpoint, ExchangeAdapter, FrameResult, Keepalive, ResyncCause } from './types.js'
 export { BookSide, L2Book, isCrossed, levelsEqual, type Side } from './book.js'
 export { FrameChain, fnv1a64 } from './seq.js'
 export { TickGate, TICK_REFRESH_MS } from './tick-gate.js'
@@ -18,15 +23,43 @@ export {
   type FeedCounters,
   type FeedLogger,
   type FeedOptions,
+  type FeedRecorder,
   type FeedStatus,
   type ConnectionInfo,
 } from './feed.js'
+export {
+  SessionDriver,
+  applyFrame,
+  applySnapshot,
+  problemOf,
+  singleConnection,
+  PROBLEM_CODES,
+  type DriveCounters,
+  type DriveProblem,
+  type DriverOptions,
+  type InputOutcome,
+  type ProblemCode,
+} from './drive.js'
 export { coinbase } from './coinbase.js'
+export { binance } from './binance.js'
 export { bl3p } from './bl3p.js'
 export { kraken } from './kraken.js'
+export { gemini } from './gemini.js'
+export { bitstamp } from './bitstamp.js'
+export { bitfinex } from './bitfinex.js'
+export { okx } from './okx.js'
 
 /** Every adapter by exchange id. Adding an exchange = one adapter file + one line here. */
-export const adapters: Readonly<Record<string, ExchangeAdapter>> = Object.freeze({ coinbase, bl3p, kraken })
+export const adapters: Readonly<Record<string, ExchangeAdapter>> = Object.freeze({
+  coinbase,
+  bl3p,
+  kraken,
+  bitstamp,
+  binance,
+  bitfinex,
+  gemini,
+  okx,
+})
 
 /** Base-tier taker fee per exchange id (fractions); the detector's FEES env overrides any of them. */
 export const defaultTakerFees = (): Record<string, number> =>

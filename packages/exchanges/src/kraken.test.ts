@@ -74,6 +74,7 @@ describe('kraken adapter', () => {
     expect(results[1]).toEqual({
       kind: 'resync',
       reason: 'checksum mismatch for MATIC-USD: got 2114181697, expected 2114181698',
+      cause: 'checksum',
     })
     // A corrupted level (not the checksum) is caught the same way.
     const level = frames[UPDATE]!.replace('1098.3947558', '1098.3947559')
@@ -90,6 +91,7 @@ describe('kraken adapter', () => {
     expect(dropped[1]).toMatchObject({
       kind: 'resync',
       reason: expect.stringMatching(/^checksum mismatch for MATIC-USD/),
+      cause: 'checksum',
     })
   })
 

@@ -131,7 +131,11 @@ class KrakenSession implements AdapterSession {
       const actual = checksum(state)
       if (actual !== expected) {
         state.ready = false
-        return { kind: 'resync', reason: `checksum mismatch for ${state.pair}: got ${actual}, expected ${expected}` }
+        return {
+          kind: 'resync',
+          reason: `checksum mismatch for ${state.pair}: got ${actual}, expected ${expected}`,
+          cause: 'checksum',
+        }
       }
       const seq = state.chain.next(raw)
       const top = state.book.top(TICK_DEPTH)

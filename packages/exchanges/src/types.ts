@@ -33,6 +33,23 @@ export interface ExchangeAdapter {
   readonly restUrl?: string
   /** The snapshot URL of one pair under the REST base URL in force; required with `restUrl`. */
   snapshotUrl?(pair: Pair, restBaseUrl: string): string
+  /**
+   * An application-level keep-alive the exchange requires besides WebSocket pings (OKX: the text
+   * `ping` after less than 30 s without a message, answered by the text `pong`). Absent for most.
+   */
+  readonly keepalive?: Keepalive
+}
+
+/**
+ * Run by the feed: after `intervalMs` without any frame it sends `frame`; when the next `intervalMs`
+ * brings no frame either it reconnects (counted as a pong timeout). Frames for which `isReply` is
+ * true are the exchange's answer: not JSON, not data, never handed to the session.
+ */
+export interface Keepalive {
+  readonly intervalMs: number
+  /** Sent as a text frame, verbatim. */
+  readonly frame: string
+  isReply(raw: string): boolean
 }
 
 export interface AdapterSession {
@@ -60,5 +77,13 @@ export interface FetchRequest {
 export type FrameResult =
   | ({ kind: 'ticks'; ticks: readonly Tick[] } & FetchRequest) // data; may be empty when the frame moved nothing in the top levels
   | ({ kind: 'control' } & FetchRequest) // ack/heartbeat: not data, does not reset staleness
-  | { kind: 'resync'; reason: string } // sequence gap or bad checksum: reconnect
+  | { kind: 'resync'; reason: string; cause?: ResyncCause } // the book cannot be trusted: reconnect
   | { kind: 'error'; reason: string } // malformed or an exchange error: counted, logged, skipped
+
+/**
+ * Why a session asked for a resync, when it is one of the causes tools report apart (`npm run
+ * normalize` gives each its own problem code): a checksum that does not match the book, or a gap
+ * in the exchange's sequence numbers. Absent for the others (an update before the snapshot, a
+ * crossed book, an unreadable update).
+ */
+export type ResyncCause = 'checksum' | 'gap'

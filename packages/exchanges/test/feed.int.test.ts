@@ -1,7 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { Tick } from '@arb/contracts'
 import { eventually, startReplayServer, type ReplayServer, type ReplayServerOptions } from '@arb/testkit'
-import { bl3p, coinbase, runFeed, type Feed, type FeedOptions } from '../src/index.js'
+import {
+  binance,
+  bl3p,
+  coinbase,
+  runFeed,
+  type ExchangeAdapter,
+  type Feed,
+  type FeedOptions,
+  type FeedStatus,
+} from '../src/index.js'
 import { captureLog, fixture } from './helpers.js'
 
 /**
@@ -238,5 +249,225 @@ describe('runFeed', () => {
     await eventually(() => (running.counters.reconnects >= 3 ? true : undefined), 5000, 'three retries')
     expect(log.find('websocket error').length).toBeGreaterThanOrEqual(3)
     expect(running.status()).not.toBe('connected')
+  })
+})
+
+/**
+ * A real HTTP server on 127.0.0.1 standing in for an exchange's REST API. It answers snapshot
+ * requests from a script (the last reply repeats), or holds them until released, and records each
+ * request: when it came and whether the client gave up on it.
+ */
+type Reply = { status: number; body: string; headers?: Record<string, string> } | 'hold'
+
+interface RestRequest {
+  readonly path: string
+  readonly at: number
+  aborted: boolean
+}
+
+const startRestServer = async (...script: Reply[]) => {
+  const requests: RestRequest[] = []
+  const held: { res: ServerResponse; request: RestRequest }[] = []
+  const server = createServer((req, res) => {
+    const request: RestRequest = { path: req.url ?? '', at: Date.now(), aborted: false }
+    requests.push(request)
+    res.on('close', () => {
+      if (!res.writableFinished) request.aborted = true
+    })
+    const reply = script[Math.min(requests.length - 1, script.length - 1)]!
+    if (reply === 'hold') held.push({ res, request })
+    else res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(reply.body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    /** Answers every held request that is still open. */
+    release(reply: { status: number; body: string }) {
+      for (const { res, request } of held.splice(0)) {
+        if (!request.aborted) res.writeHead(reply.status, { 'content-type': 'application/json' }).end(reply.body)
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+describe('runFeed REST snapshots (SnapshotFetcher)', () => {
+  // The real Binance capture (fixtures/binance/SOURCES.md): XMRBTC diffs 717720856…717720870 and the
+  // REST snapshot taken at 717720857.
+  const diffs = fixture('binance', 'real-xmrbtc-depth')
+  const [snapshotText] = fixture('binance', 'real-xmrbtc-snapshot-top')
+  const ok = { status: 200, body: snapshotText! }
+  const SNAPSHOT_PATH = '/api/v3/depth?symbol=XMRBTC&limit=1000'
+  let rest: Awaited<ReturnType<typeof startRestServer>> | undefined
+
+  afterEach(async () => {
+    await feed?.stop()
+    await rest?.close()
+    rest = undefined
+  })
+
+  const startBinance = async (
+    frames: readonly string[],
+    script: Reply[],
+    serverOptions: Partial<ReplayServerOptions> = {},
+    feedOptions: Partial<FeedOptions> = {},
+  ) => {
+    rest = await startRestServer(...script)
+    const statuses: FeedStatus[] = []
+    const started = await start(
+      { frames, afterFirstMessage: true, ...serverOptions },
+      {
+        adapter: binance,
+        pairs: ['XMR-BTC'],
+        restBaseUrl: rest.url,
+        onStatus: (status) => statuses.push(status),
+        ...feedOptions,
+      },
+    )
+    return { ...started, rest, statuses }
+  }
+
+  const lastSeq = (ticks: readonly Tick[]) => ticks.at(-1)?.seq
+
+  it('fetches the snapshot the session asks for, applies it, and the diffs after it become ticks', async () => {
+    const { server, feed, log, ticks, rest } = await startBinance(diffs, [ok], { intervalMs: 30 })
+    await eventually(() => (lastSeq(ticks) === '717720870' ? true : undefined), 5000, 'the last diff as a tick')
+    expect(JSON.parse(server.received[0]!.data)).toEqual({ method: 'SUBSCRIBE', params: ['xmrbtc@depth@100ms'], id: 1 })
+    expect(rest.requests.map((r) => r.path)).toEqual([SNAPSHOT_PATH])
+    expect(feed.counters).toMatchObject({ snapshots: 1, snapshotFailures: 0, rateLimited: 0, resyncs: 0, errors: 0 })
+    expect(log.find('snapshot applied')).toEqual([expect.objectContaining({ pair: 'XMR-BTC', result: 'ticks' })])
+    // Diffs after the snapshot each moved the book: ticks in update-id order, ending on the captured book.
+    const seqs = ticks.map((t) => Number(t.seq))
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+    expect(ticks.length).toBeGreaterThanOrEqual(2)
+    expect(ticks.at(-1)!.bids[0]).toEqual([0.005773, 16.196])
+    expect(ticks.at(-1)!.asks[0]).toEqual([0.00578, 37.51])
+    expect(feed.status()).toBe('connected')
+  })
+
+  it('waits out HTTP 429 for as long as Retry-After says, counts it, then succeeds', async () => {
+    const { feed, log, ticks, rest } = await startBinance(diffs, [
+      { status: 418, body: '{"code":-1003,"msg":"banned"}' },
+      { status: 429, body: '{"code":-1003,"msg":"Too many requests"}', headers: { 'retry-after': '1' } },
+      ok,
+    ])
+    await eventually(() => (ticks.length > 0 ? true : undefined), 10_000, 'a tick after the rate limit')
+    expect(rest.requests).toHaveLength(3)
+    expect(feed.counters).toMatchObject({ rateLimited: 2, snapshotFailures: 0, snapshots: 1 })
+    const retries = log.find('snapshot failed, retrying')
+    // 418 without Retry-After: the back-off (20 ms at attempt 1, random = 1); 429: Retry-After wins.
+    expect(retries.map((e) => [e['attempt'], e['delayMs']])).toEqual([
+      [1, 20],
+      [2, 1000],
+    ])
+    expect(retries[1]!['reason']).toMatch(/^HTTP 429 from http:\/\/127\.0\.0\.1:\d+\/api\/v3\/depth/)
+    expect(rest.requests[2]!.at - rest.requests[1]!.at).toBeGreaterThanOrEqual(990)
+    expect(lastSeq(ticks)).toBe('717720870')
+  })
+
+  it('counts HTTP 500 and a body that is not JSON as snapshot failures and retries with back-off', async () => {
+    const { feed, log, ticks, rest } = await startBinance(
+      diffs,
+      [{ status: 500, body: 'internal error' }, { status: 200, body: '{"lastUpdateId":' }, ok],
+      {},
+      { backoffMinMs: 60, backoffMaxMs: 1000 },
+    )
+    await eventually(() => (ticks.length > 0 ? true : undefined), 5000, 'a tick after the failures')
+    expect(rest.requests).toHaveLength(3)
+    expect(feed.counters).toMatchObject({ snapshotFailures: 2, rateLimited: 0, snapshots: 1, resyncs: 0 })
+    const retries = log.find('snapshot failed, retrying')
+    expect(retries.map((e) => [e['attempt'], e['delayMs']])).toEqual([
+      [1, 60],
+      [2, 120],
+    ])
+    expect(retries[0]!['reason']).toMatch(/HTTP 500 .*: internal error$/)
+    expect(retries[1]!['reason']).toMatch(/^not JSON from .*: \{"lastUpdateId":$/)
+    expect(rest.requests[1]!.at - rest.requests[0]!.at).toBeGreaterThanOrEqual(55)
+    expect(rest.requests[2]!.at - rest.requests[1]!.at).toBeGreaterThanOrEqual(115)
+    expect(feed.status()).toBe('connected')
+  })
+
+  it('is syncing while the snapshot is pending, buffers the diffs, and is connected once it applies', async () => {
+    const { feed, ticks, rest, statuses } = await startBinance(diffs, ['hold'])
+    await eventually(() => (rest.requests.length === 1 ? true : undefined), 5000, 'the snapshot request')
+    await eventually(() => (feed.counters.frames === diffs.length ? true : undefined), 5000, 'every diff')
+    expect(feed.status()).toBe('syncing')
+    expect(feed.connections()[0]!.status).toBe('syncing')
+    expect(ticks).toEqual([])
+    rest.release(ok)
+    await eventually(() => (ticks.length > 0 ? true : undefined), 5000, 'the tick of the sync')
+    // Every buffered diff after the snapshot was applied at once.
+    expect(ticks.map((t) => t.seq)).toEqual(['717720870'])
+    expect(feed.status()).toBe('connected')
+    expect(statuses).toEqual(['connecting', 'connected', 'syncing', 'connected'])
+  })
+
+  it('cancels the snapshot request when the connection closes; the next connection fetches its own', async () => {
+    const { server, feed, log, ticks, rest } = await startBinance(diffs, ['hold', ok])
+    await eventually(() => (rest.requests.length === 1 ? true : undefined), 5000, 'the snapshot request')
+    server.drop()
+    await eventually(() => (rest.requests[0]!.aborted ? true : undefined), 5000, 'the request aborted')
+    await eventually(() => (lastSeq(ticks) === '717720870' ? true : undefined), 5000, 'ticks on the next connection')
+    expect(server.connectionCount).toBe(2)
+    expect(rest.requests).toHaveLength(2)
+    // The cancelled request is neither a failure nor applied.
+    expect(feed.counters).toMatchObject({ snapshots: 1, snapshotFailures: 0, rateLimited: 0, reconnects: 1 })
+    expect(log.find('snapshot failed, retrying')).toEqual([])
+  })
+
+  it('backs off before fetching again a snapshot the session found too old', async () => {
+    // The connection sees the diffs from 717720862 on, but every snapshot says 717720857: the
+    // session asks again until MAX_STALE_SNAPSHOTS (5), then resyncs.
+    const { feed, log, rest } = await startBinance(diffs.slice(2), [ok], {}, { backoffMinMs: 40, backoffMaxMs: 1000 })
+    await eventually(() => (feed.counters.resyncs >= 1 ? true : undefined), 5000, 'the resync')
+    const firstConnection = rest.requests.slice(0, 5)
+    expect(
+      log
+        .find('snapshot applied')
+        .slice(0, 5)
+        .map((e) => e['result']),
+    ).toEqual(['control', 'control', 'control', 'control', 'resync'])
+    const gaps = firstConnection.slice(1).map((r, i) => r.at - firstConnection[i]!.at)
+    expect(gaps.map((g, i) => g >= 40 * 2 ** i - 5)).toEqual([true, true, true, true])
+    expect(feed.counters.snapshotFailures).toBe(0)
+  })
+
+  it('counts an adapter that throws on a snapshot as an error and starts over instead of syncing forever', async () => {
+    const throwing: ExchangeAdapter = {
+      ...binance,
+      createSession: (pairs) => {
+        const session = binance.createSession(pairs)
+        return {
+          onFrame: (frame, receivedTs, raw) => session.onFrame(frame, receivedTs, raw),
+          onSnapshot: () => {
+            throw new Error('boom')
+          },
+        }
+      },
+    }
+    const { server, feed, log } = await startBinance(diffs, [ok], {}, { adapter: throwing })
+    await server.waitForConnections(2, 5000)
+    expect(log.find('adapter failed on a snapshot')[0]).toMatchObject({ level: 'error', pair: 'XMR-BTC' })
+    expect(feed.counters.errors).toBeGreaterThanOrEqual(1)
+    expect(feed.counters.resyncs).toBeGreaterThanOrEqual(1)
+    expect(feed.counters.snapshots).toBe(0)
+  })
+
+  it('counts an adapter whose snapshot URL throws as a snapshot failure and keeps retrying', async () => {
+    const noUrl: ExchangeAdapter = {
+      ...binance,
+      snapshotUrl: () => {
+        throw new Error('no such market')
+      },
+    }
+    const { feed, log } = await startBinance(diffs, [ok], {}, { adapter: noUrl })
+    await eventually(() => (feed.counters.snapshotFailures >= 3 ? true : undefined), 5000, 'three failures')
+    expect(log.find('snapshot failed, retrying')[0]!['reason']).toBe('XMR-BTC: no such market')
+    expect(feed.status()).toBe('syncing')
   })
 })

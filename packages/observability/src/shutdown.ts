@@ -7,23 +7,28 @@ export const SHUTDOWN_TIMEOUT_MS = 8000
 
 /**
  * On SIGINT/SIGTERM runs the closers in order (stop intake, flush, drain connections), then
- * exits; a second signal or the timeout forces the exit.
+ * exits; a second signal or the timeout forces the exit. The function returned does the same
+ * for a process whose work is done (a replay), exiting with `exitCode` unless a closer fails.
  */
-export const onShutdown = (log: Logger, closers: readonly Closer[], timeoutMs = SHUTDOWN_TIMEOUT_MS): void => {
+export const onShutdown = (
+  log: Logger,
+  closers: readonly Closer[],
+  timeoutMs = SHUTDOWN_TIMEOUT_MS,
+): ((reason: string, exitCode?: number) => void) => {
   let stopping = false
-  const stop = async (signal: string) => {
+  const stop = async (why: { signal: string } | { reason: string }, exitCode = 0) => {
     if (stopping) {
-      log.warn({ signal }, 'second signal, exiting now')
+      log.warn(why, 'second signal, exiting now')
       process.exit(1)
     }
     stopping = true
-    log.info({ signal }, 'shutting down')
+    log.info(why, 'shutting down')
     const timer = setTimeout(() => {
       log.error({ timeoutMs }, 'shutdown timed out, exiting')
       process.exit(1)
     }, timeoutMs)
     timer.unref()
-    let code = 0
+    let code = exitCode
     for (const close of closers) {
       try {
         await close()
@@ -35,8 +40,9 @@ export const onShutdown = (log: Logger, closers: readonly Closer[], timeoutMs = 
     log.info('stopped')
     process.exit(code)
   }
-  process.on('SIGINT', (s) => void stop(s))
-  process.on('SIGTERM', (s) => void stop(s))
+  process.on('SIGINT', (signal) => void stop({ signal }))
+  process.on('SIGTERM', (signal) => void stop({ signal }))
+  return (reason, exitCode) => void stop({ reason }, exitCode)
 }
 
 /** A crash is logged as such before the process dies, so the log says why it stopped. */

@@ -1,6 +1,7 @@
 import type { JsPublisher } from '@arb/bus'
 import { ConfigError, Pair, tickDecoder, tickMsgId, type Heartbeat, type Tick, type Topology } from '@arb/contracts'
 import { runFeed, type ExchangeAdapter, type Feed, type FeedLogger } from '@arb/exchanges'
+import type { Recording } from './recorder.js'
 
 /**
  * The ingestor's core: one exchange feed whose ticks go to JetStream on
@@ -25,21 +26,17 @@ export interface IngestDeps {
   readonly topo: Topology
   readonly log: FeedLogger
   readonly settings: IngestSettings
+  /** RECORD_DIR: everything the feed's sessions are given goes there; `stop()` closes it. */
+  readonly recording?: Recording | undefined
 }
 
 export interface Ingest {
   readonly feed: Feed
   /** The live part of this process's heartbeat. */
   health(): Pick<Heartbeat, 'status' | 'lastMessageTs' | 'counters'>
-  /** Stops the feed, then waits for every publish in flight. */
+  /** Stops the feed, then waits (a bounded time) until JetStream has acknowledged every held tick. */
   stop(): Promise<void>
 }
-
-/**
- * Publishes waiting for a JetStream ack beyond which new ticks are dropped: while NATS is away a
- * tick is worth nothing by the time it could be sent, and memory must not grow without bound.
- */
-export const MAX_IN_FLIGHT = 10_000
 
 const PAIR_PATTERN = new RegExp(Pair.pattern ?? '')
 
@@ -59,6 +56,24 @@ export const resolvePairs = (adapter: ExchangeAdapter, list: string | undefined)
 // First few, then one in a thousand: a broken adapter or a NATS outage must not flood the log.
 const worthLogging = (count: number): boolean => count <= 10 || count % 1000 === 0
 
+/** Checks each tick and queues it on `ticks.<exchange>.<pair>` with its Nats-Msg-Id; live and replay alike. */
+export const tickPublisher = (publisher: JsPublisher, topo: Topology, log: FeedLogger) => {
+  const counts = { invalidTicks: 0 }
+  const publish = (tick: Tick): void => {
+    // Cheap (compiled check) and keeps an adapter bug from putting a tick consumers would reject on the stream.
+    if (!tickDecoder.check(tick as unknown)) {
+      counts.invalidTicks++
+      if (worthLogging(counts.invalidTicks)) {
+        log.warn({ pair: tick.pair, invalidTicks: counts.invalidTicks }, 'adapter produced an invalid tick')
+      }
+      return
+    }
+    // Held through NATS outages and sent again with the same id; a full buffer drops (and counts) per its policy.
+    publisher.publish(topo.tick(tick.exchange, tick.pair), JSON.stringify(tick), tickMsgId(tick))
+  }
+  return { publish, counts: counts as Readonly<typeof counts> }
+}
+
 export const startIngest = ({
   adapter,
   pairs,
@@ -68,24 +83,9 @@ export const startIngest = ({
   topo,
   log,
   settings,
+  recording,
 }: IngestDeps): Ingest => {
-  let invalidTicks = 0
-  let droppedTicks = 0
-  const publish = (tick: Tick) => {
-    // Cheap (compiled check) and keeps an adapter bug from putting a tick consumers would reject on the stream.
-    if (!tickDecoder.check(tick as unknown)) {
-      invalidTicks++
-      if (worthLogging(invalidTicks)) log.warn({ pair: tick.pair, invalidTicks }, 'adapter produced an invalid tick')
-      return
-    }
-    if (publisher.stats.inFlight >= MAX_IN_FLIGHT) {
-      droppedTicks++
-      if (worthLogging(droppedTicks))
-        log.warn({ droppedTicks, inFlight: publisher.stats.inFlight }, 'jetstream backlog full, dropping ticks')
-      return
-    }
-    void publisher.publish(topo.tick(tick.exchange, tick.pair), JSON.stringify(tick), tickMsgId(tick))
-  }
+  const { publish, counts } = tickPublisher(publisher, topo, log)
   const feed = runFeed({
     adapter,
     pairs,
@@ -94,6 +94,7 @@ export const startIngest = ({
     log,
     onTicks: (ticks) => ticks.forEach(publish),
     ...settings,
+    ...(recording === undefined ? {} : { recorder: recording.record }),
   })
   return {
     feed,
@@ -115,17 +116,29 @@ export const startIngest = ({
           snapshots: c.snapshots,
           snapshotFailures: c.snapshotFailures,
           rateLimited: c.rateLimited,
-          invalidTicks,
-          droppedTicks,
+          invalidTicks: counts.invalidTicks,
+          ...(recording === undefined
+            ? {}
+            : { recorded: recording.stats.records, recordDropped: recording.stats.dropped }),
           published: p.published,
           duplicates: p.duplicates,
+          republished: p.republished,
           publishFailed: p.failed,
+          buffered: p.buffered,
+          bufferPeak: p.bufferPeak,
+          bufferDropped: p.bufferDropped,
         },
       }
     },
     stop: async () => {
       await feed.stop()
-      await publisher.flush()
+      await recording?.close()
+      const unpublished = await publisher.flush()
+      // The totals of this process's life, so that a stop can be checked against the stream.
+      const { published, duplicates, bufferDropped } = publisher.stats
+      const totals = { published, duplicates, bufferDropped }
+      if (unpublished > 0) log.warn({ unpublished, ...totals }, 'stopping with ticks JetStream has not acknowledged')
+      else log.info(totals, 'every tick acknowledged by JetStream')
     },
   }
 }

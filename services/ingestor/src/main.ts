@@ -1,7 +1,8 @@
 import {
   connectNats,
-  defaultInstanceId,
   DEFAULT_STREAM_SETTINGS,
+  defaultInstanceId,
+  drainNats,
   ensureStreams,
   jsPublisher,
   startHeartbeat,
@@ -9,7 +10,8 @@ import {
 import { IngestorConfig, parseConfig, topology } from '@arb/contracts'
 import { getAdapter } from '@arb/exchanges'
 import { createLogger, logFatalErrors, onShutdown, redactUrl } from '@arb/observability'
-import { resolvePairs, startIngest } from './ingest.js'
+import { resolvePairs } from './ingest.js'
+import { startFromConfig } from './start.js'
 
 const config = parseConfig(IngestorConfig, process.env)
 const instance = config.INSTANCE_ID ?? defaultInstanceId()
@@ -32,19 +34,14 @@ const topo = topology(config.NATS_PREFIX)
 const nc = await connectNats(config.NATS_URL, log, `ingestor-${config.EXCHANGE}-${instance}`)
 // Created when missing, never reconfigured: the persister owns the stream settings.
 await ensureStreams(nc, topo, DEFAULT_STREAM_SETTINGS, log)
-const ingest = startIngest({
+const ingest = startFromConfig(config, instance, {
   adapter,
   pairs,
-  baseUrl,
-  restBaseUrl: config.EXCHANGE_REST_URL,
-  publisher: jsPublisher(nc, log),
+  publisher: jsPublisher(nc, log, {
+    buffer: { maxMessages: config.PUBLISH_BUFFER_TICKS, policy: config.PUBLISH_BUFFER_POLICY },
+  }),
   topo,
   log,
-  settings: {
-    staleAfterMs: config.STALE_AFTER_MS,
-    backoffMinMs: config.BACKOFF_MIN_MS,
-    backoffMaxMs: config.BACKOFF_MAX_MS,
-  },
 })
 const heartbeat = startHeartbeat(
   nc,
@@ -52,4 +49,5 @@ const heartbeat = startHeartbeat(
   { service: 'ingestor', instance, exchange: adapter.id, snapshot: ingest.health },
   config.HEARTBEAT_MS,
 )
-onShutdown(log, [ingest.stop, heartbeat.stop, () => nc.drain()])
+const shutdown = onShutdown(log, [ingest.stop, heartbeat.stop, () => drainNats(nc)])
+if ('done' in ingest) void ingest.done.then((code) => shutdown('replay finished', code))

@@ -83,6 +83,17 @@ describe('ingestor main', () => {
     )
     expect(beat).toMatchObject({ service: 'ingestor', instance: 'it-1', exchange: 'coinbase' })
     expect(beat.lastMessageTs).toBeGreaterThan(0)
+    // The process gauges an operator or the soak bench reads: plausible values for a small Node process.
+    const gauges = beat.process!
+    expect(gauges.rssBytes).toBeGreaterThan(10 * 2 ** 20)
+    expect(gauges.rssBytes).toBeLessThan(2 ** 30)
+    expect(gauges.heapUsedBytes).toBeGreaterThan(0)
+    expect(gauges.heapUsedBytes).toBeLessThan(gauges.rssBytes)
+    expect(gauges.eventLoopDelayP99Ms).toBeGreaterThanOrEqual(0)
+    expect(gauges.eventLoopDelayP99Ms).toBeLessThan(1000)
+    // At least the NATS socket, the exchange socket and the heartbeat timer.
+    expect(gauges.activeResources).toBeGreaterThanOrEqual(3)
+    expect(gauges.openFds).toBeGreaterThanOrEqual(5)
     const jsm = await jetstreamManager(nc)
     const stored = await jsm.streams.getMessage(topo.ticksStream, { seq: 1 })
     expect(stored?.subject).toBe(topo.tick('coinbase', 'SKL-GBP'))

@@ -57,15 +57,38 @@ export const parsePairs = (raw: string): string[] => {
 }
 
 /**
+ * EXCHANGES: a deployment or test that runs ingestors for some exchanges only wants its arbitrage
+ * windows between those; with all eight most would fall elsewhere.
+ */
+export const onlyListed = (all: readonly SimulatedExchange[], list: string): readonly SimulatedExchange[] => {
+  const ids = [
+    ...new Set(
+      list
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ]
+  if (ids.length === 0) return all
+  const unknown = ids.filter((id) => !all.some((e) => e.profile.id === id))
+  if (unknown.length > 0) {
+    const known = all.map((e) => e.profile.id).join(', ')
+    throw new ConfigError([{ path: 'EXCHANGES', message: `unknown: ${unknown.join(', ')} (known: ${known})` }])
+  }
+  return all.filter((e) => ids.includes(e.profile.id))
+}
+
+/**
  * Starts the market, one HTTP server for /health and /state, and every exchange's WebSocket
  * protocol on its own path of the same port.
  */
 export const startSimulator = async ({
   config,
   log,
-  exchanges = EXCHANGES,
+  exchanges: offered = EXCHANGES,
   subscribeTimeoutMs = SUBSCRIBE_TIMEOUT_MS,
 }: SimulatorOptions): Promise<Simulator> => {
+  const exchanges = onlyListed(offered, config.EXCHANGES)
   if (config.OPPORTUNITY_MIN_NET_BPS > config.OPPORTUNITY_MAX_NET_BPS) {
     throw new ConfigError([{ path: 'OPPORTUNITY_MIN_NET_BPS', message: 'must not exceed OPPORTUNITY_MAX_NET_BPS' }])
   }
@@ -88,12 +111,14 @@ export const startSimulator = async ({
   const startedAt = performance.now()
   let bookChanges = 0
   let stepErrors = 0
+  let forcedDisconnects = 0
   const health = () => ({
     status: 'ok',
     uptimeS: Math.round((performance.now() - startedAt) / 1000),
     steps: market.state().step,
     bookChanges,
     stepErrors,
+    forcedDisconnects,
     connections: Object.fromEntries(servers.map((s) => [s.exchange.profile.id, s.server.connections()])),
     messagesSent: Object.fromEntries(servers.map((s) => [s.exchange.profile.id, s.server.messagesSent()])),
   })
@@ -207,6 +232,17 @@ export const startSimulator = async ({
     }
   }, config.TICK_MS)
 
+  // A forced reconnect of every client, as exchanges do at maintenance or on their 24 h limit;
+  // terminate() sends no close frame, so clients see 1006 like a dropped link.
+  const disconnects =
+    config.DISCONNECT_EVERY_MS > 0
+      ? setInterval(() => {
+          forcedDisconnects += 1
+          log.info({ clients: wss.clients.size, forcedDisconnects }, 'dropping every client (DISCONNECT_EVERY_MS)')
+          for (const ws of wss.clients) ws.terminate()
+        }, config.DISCONNECT_EVERY_MS)
+      : undefined
+
   const port = (http.address() as AddressInfo).port
   const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
 
@@ -221,6 +257,7 @@ export const startSimulator = async ({
     market,
     close: async () => {
       clearInterval(loop)
+      clearInterval(disconnects)
       for (const { server } of servers) server.close()
       for (const ws of wss.clients) ws.close(1001, 'simulator shutting down')
       const deadline = performance.now() + CLOSE_GRACE_MS

@@ -4,7 +4,12 @@ import { WebSocket } from 'ws'
 import { parseConfig, SimulatorConfig } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
 import { startSimulator, type Simulator } from '../src/simulator.js'
-import { bl3p as bl3pExchange, coinbase as coinbaseExchange, type SimulatedExchange } from '../src/protocols/index.js'
+import {
+  bl3p as bl3pExchange,
+  coinbase as coinbaseExchange,
+  EXCHANGES,
+  type SimulatedExchange,
+} from '../src/protocols/index.js'
 
 // Real simulator on port 0, real `ws` clients: the same wire the ingestors' adapters read.
 
@@ -392,25 +397,29 @@ describe('simulator over real WebSockets', () => {
     const c = await connect(coinbaseUrl)
     c.send({ type: 'subscribe', product_ids: ['BTC-EUR'], channels: ['heartbeat'] })
     const b = await connect(`${bl3pUrl}/1/BTCEUR/orderbook`)
+    // Every exchange is listed, and only the two sockets this test holds are open.
+    const expectedConnections = Object.fromEntries(
+      EXCHANGES.map((e) => [e.profile.id, ['coinbase', 'bl3p'].includes(e.profile.id) ? 1 : 0]),
+    )
     // Earlier tests' sockets may still be closing on the server side: poll briefly.
     let h: Msg = {}
     for (let i = 0; i < 50; i++) {
       const health = await fetch(`${sim.httpUrl}/health`)
       expect(health.status).toBe(200)
       h = (await health.json()) as Msg
-      if (JSON.stringify(h['connections']) === JSON.stringify({ coinbase: 1, bl3p: 1, kraken: 0 })) break
+      if (JSON.stringify(h['connections']) === JSON.stringify(expectedConnections)) break
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     expect(h['status']).toBe('ok')
     expect(h['uptimeS']).toEqual(expect.any(Number))
-    expect(h['connections']).toEqual({ coinbase: 1, bl3p: 1, kraken: 0 })
+    expect(h['connections']).toEqual(expectedConnections)
     expect(h['steps']).toBeGreaterThan(0)
     const state = (await (await fetch(`${sim.httpUrl}/state`)).json()) as Msg
     expect(state['window']).toBeNull()
     expect(state['windowActive']).toBe(false)
     const pairs = state['pairs'] as { pair: string; venues: Record<string, { mid: number }> }[]
-    expect(pairs.map((p) => p.pair)).toEqual(['BTC-EUR', 'ETH-EUR', 'BTC-USD'])
-    expect(Object.keys(pairs[0]!.venues)).toEqual(['coinbase', 'bl3p', 'kraken'])
+    expect(pairs.map((p) => p.pair)).toEqual(['BTC-EUR', 'ETH-EUR', 'BTC-USD', 'BTC-USDT'])
+    expect(Object.keys(pairs[0]!.venues)).toEqual(EXCHANGES.map((e) => e.profile.id))
     expect((await fetch(`${sim.httpUrl}/nope`)).status).toBe(404)
     const refused = new WebSocket(`ws://127.0.0.1:${sim.port}/nosuchexchange`)
     refused.on('error', () => undefined)

@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util'
 import { BacktestConfig, parseConfig } from '@arb/contracts'
 import { defaultTakerFees } from '@arb/exchanges'
+import { parsing, report, runCli, stdoutLines, UsageError } from '@arb/observability'
 import { createPool } from '@arb/storage'
 import { formatSummary, runBacktest } from '../backtest.js'
 import { engineOptions, loadSettingsFile } from '../settings.js'
-import { parsing, report, runCli, stdoutLines, UsageError } from './common.js'
 
 const USAGE =
   'backtest --from <ISO> --to <ISO> [--pair BTC-EUR]... [--config engine.json] [--events] [--json]; env DATABASE_URL, DB_SCHEMA'

@@ -1,9 +1,9 @@
 // npm run -s replay -- [--config engine.json] < ticks.jsonl > events.jsonl
 import { parseArgs } from 'node:util'
 import { defaultTakerFees } from '@arb/exchanges'
+import { parsing, report, runCli, stdoutLines } from '@arb/observability'
 import { runReplay } from '../replay.js'
 import { engineOptions, loadSettingsFile } from '../settings.js'
-import { parsing, report, runCli, stdoutLines } from './common.js'
 
 const USAGE = 'replay [--config engine.json] < ticks.jsonl > events.jsonl'
 

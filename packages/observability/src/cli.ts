@@ -1,3 +1,5 @@
+// Plumbing shared by the command-line tools (`npm run replay`, `backtest`, `normalize`): stdout is
+// data, stderr is one JSON object per line, exit code 2 means the command line or its config.
 import { once } from 'node:events'
 import { ArbError, ConfigError } from '@arb/contracts'
 

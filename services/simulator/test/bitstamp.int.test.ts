@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { parseConfig, SimulatorConfig, tickDecoder, type Level, type Tick } from '@arb/contracts'
+import { bitstamp as bitstampAdapter, runFeed, type Feed } from '@arb/exchanges'
+import { createLogger } from '@arb/observability'
+import { startSimulator, type Simulator } from '../src/simulator.js'
+import { bitstamp } from '../src/protocols/index.js'
+
+// The real Bitstamp adapter, driven by the real feed, against the simulator's WebSocket and REST
+// snapshot: the same path production takes against ws.bitstamp.net and www.bitstamp.net.
+
+type Msg = Record<string, unknown>
+const log = createLogger({ service: 'simulator-bitstamp-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
+const PAIRS = ['BTC-EUR', 'ETH-EUR', 'BTC-USD']
+const RUN_MS = 3000
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+interface RestBook {
+  microtimestamp: string
+  bids: [string, string][]
+  asks: [string, string][]
+}
+
+const top10 = (levels: [string, string][]): Level[] => levels.slice(0, 10).map(([p, s]) => [Number(p), Number(s)])
+
+describe('bitstamp simulator', () => {
+  let sim: Simulator
+  let wsUrl: string
+  let restUrl: string
+
+  beforeAll(async () => {
+    sim = await startSimulator({
+      config: parseConfig(SimulatorConfig, {
+        PORT: '0',
+        TICK_MS: '20',
+        PAIRS: 'BTC-EUR,ETH-EUR',
+        OPPORTUNITY_EVERY_MS: '600000',
+      }),
+      log,
+      exchanges: [bitstamp],
+    })
+    wsUrl = sim.endpoints.find((e) => e.exchange === 'bitstamp')!.url
+    restUrl = `${sim.httpUrl}/bitstamp`
+  })
+  afterAll(() => sim.close())
+
+  it('speaks the captured wire: ack, diffs with rising microtimestamps, heartbeat reply, errors, REST book', async () => {
+    const ws = new WebSocket(wsUrl)
+    const frames: Msg[] = []
+    ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Msg))
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+    })
+    ws.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_btceur"}}')
+    ws.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_dogeeur"}}')
+    ws.send('{"event":"bts:heartbeat"}')
+    ws.send('not json')
+    await sleep(500)
+    ws.close()
+    expect(frames[0]).toEqual({ event: 'bts:subscription_succeeded', channel: 'diff_order_book_btceur', data: {} })
+    const controls = frames.filter((f) => f['event'] !== 'data')
+    expect(controls.slice(1)).toEqual([
+      {
+        event: 'bts:error',
+        channel: '',
+        data: { code: null, message: 'Bad subscription string: diff_order_book_dogeeur.' },
+      },
+      { event: 'bts:heartbeat', channel: '', data: { status: 'success' } },
+      { event: 'bts:error', channel: '', data: { code: null, message: 'Incorrect JSON format.' } },
+    ])
+    const diffs = frames.filter((f) => f['event'] === 'data')
+    expect(diffs.length).toBeGreaterThan(5)
+    let last = 0
+    for (const d of diffs) {
+      expect(Object.keys(d)).toEqual(['data', 'channel', 'event'])
+      expect(d['channel']).toBe('diff_order_book_btceur')
+      const data = d['data'] as RestBook & { timestamp: string }
+      expect(data.microtimestamp).toMatch(/^\d{16}$/)
+      expect(data.timestamp).toBe(data.microtimestamp.slice(0, 10))
+      expect(Number(data.microtimestamp)).toBeGreaterThan(last)
+      last = Number(data.microtimestamp)
+      for (const [p, a] of [...data.bids, ...data.asks]) {
+        expect(p).toMatch(/^\d+\.\d{2}$/)
+        expect(a).toMatch(/^\d+\.\d{8}$/)
+      }
+    }
+
+    const res = await fetch(`${restUrl}/api/v2/order_book/btceur/`)
+    expect(res.status).toBe(200)
+    const book = (await res.json()) as RestBook
+    expect(Number(book.microtimestamp)).toBeGreaterThanOrEqual(last)
+    expect(book.bids.length).toBe(bitstamp.profile.depth)
+    expect(Number(book.bids[0]![0])).toBeLessThan(Number(book.asks[0]![0]))
+    expect(Number(book.bids[0]![0])).toBeGreaterThan(Number(book.bids[1]![0]))
+    expect(Number(book.asks[0]![0])).toBeLessThan(Number(book.asks[1]![0]))
+    expect((await fetch(`${restUrl}/api/v2/order_book/dogeeur/`)).status).toBe(404)
+  })
+
+  describe('the real adapter through runFeed', () => {
+    let feed: Feed
+    const ticks: Tick[] = []
+
+    beforeAll(async () => {
+      feed = runFeed({
+        adapter: bitstampAdapter,
+        pairs: PAIRS,
+        baseUrl: wsUrl,
+        restBaseUrl: restUrl,
+        log,
+        onTicks: (batch) => ticks.push(...batch),
+        staleAfterMs: 5000,
+        backoffMinMs: 100,
+        backoffMaxMs: 1000,
+      })
+      await sleep(RUN_MS)
+    })
+    afterAll(() => feed.stop())
+
+    it('syncs every pair from one REST snapshot each and ticks with no resync, error or reconnect', () => {
+      expect(feed.status()).toBe('connected')
+      expect(feed.counters).toMatchObject({
+        resyncs: 0,
+        errors: 0,
+        malformed: 0,
+        reconnects: 0,
+        staleTimeouts: 0,
+        snapshots: PAIRS.length,
+        snapshotFailures: 0,
+        rateLimited: 0,
+      })
+      for (const pair of PAIRS) {
+        const mine = ticks.filter((t) => t.pair === pair)
+        // A step every 20 ms moves the top of most books; well over one tick a second either way.
+        expect(mine.length, pair).toBeGreaterThan(RUN_MS / 1000 / 0.2)
+        expect(new Set(mine.map((t) => t.seq)).size, pair).toBe(mine.length)
+      }
+      for (const t of ticks) {
+        expect(tickDecoder.check(t)).toBe(true)
+        expect(t.exchange).toBe('bitstamp')
+      }
+    })
+
+    it("builds the same top 10 as the simulator's REST book at the same microtimestamp", async () => {
+      for (const pair of PAIRS) {
+        const res = await fetch(bitstampAdapter.snapshotUrl!(pair, restUrl))
+        const book = (await res.json()) as RestBook
+        const atMs = Math.floor(Number(book.microtimestamp) / 1000)
+        // Let the diffs up to that moment reach the adapter.
+        await sleep(200)
+        const upTo = ticks.filter((t) => t.pair === pair && t.exchangeTs !== null && t.exchangeTs <= atMs)
+        const last = upTo.at(-1)
+        expect(last, pair).toBeDefined()
+        expect(last!.bids, pair).toEqual(top10(book.bids))
+        expect(last!.asks, pair).toEqual(top10(book.asks))
+      }
+    })
+  })
+})
