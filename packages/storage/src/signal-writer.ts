@@ -1,6 +1,6 @@
 import type { Signal } from '@arb/contracts'
 import { WriteError } from './errors.js'
-import type { Pool } from './pool.js'
+import { poolQueryTimeout, type Pool } from './pool.js'
 
 export interface SignalWriter {
   /** Inserts the batch in one statement; events already stored are skipped. Resolves with rows inserted. */
@@ -18,14 +18,21 @@ SELECT p->>'id', p->>'state', to_timestamp((p->>'ts')::float8 / 1000), p->>'pair
   FROM jsonb_array_elements($1::jsonb) AS p
 ON CONFLICT (id, state, ts) DO NOTHING`
 
-export const signalWriter = (pool: Pool): SignalWriter => ({
-  async write(signals) {
-    if (signals.length === 0) return 0
-    try {
-      const r = await pool.query(INSERT_SIGNALS, [JSON.stringify(signals)])
-      return r.rowCount ?? 0
-    } catch (cause) {
-      throw new WriteError('arb_signals', signals.length, { cause })
-    }
-  },
-})
+export const signalWriter = (pool: Pool): SignalWriter => {
+  const timeout = poolQueryTimeout(pool)
+  return {
+    async write(signals) {
+      if (signals.length === 0) return 0
+      try {
+        const r = await pool.query({
+          text: INSERT_SIGNALS,
+          values: [JSON.stringify(signals)],
+          ...(timeout !== undefined ? { query_timeout: timeout } : {}),
+        })
+        return r.rowCount ?? 0
+      } catch (cause) {
+        throw new WriteError('arb_signals', signals.length, { cause })
+      }
+    },
+  }
+}

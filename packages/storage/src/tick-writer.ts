@@ -2,7 +2,7 @@ import type pg from 'pg'
 import type { Level, Tick } from '@arb/contracts'
 import { copyFrom } from './copy-in.js'
 import { WriteError } from './errors.js'
-import type { Pool } from './pool.js'
+import { poolQueryTimeout, type Pool } from './pool.js'
 
 /** A tick as stored: `seq` is required (the persister derives one when the exchange has none). */
 export type StoredTick = Omit<Tick, 'seq'> & { readonly seq: string }
@@ -47,13 +47,14 @@ const STAGED_AFTER_CONFLICT = 16
 export const tickWriter = (pool: Pool): TickWriter => {
   const staged = new WeakSet<object>()
   let stagedBatchesLeft = 0
+  const timeoutMs = poolQueryTimeout(pool)
 
   const viaStaging = async (client: pg.PoolClient, data: Buffer): Promise<number> => {
     if (!staged.has(client)) {
       await client.query('CREATE TEMP TABLE IF NOT EXISTS ticks_stage (LIKE ticks) ON COMMIT DELETE ROWS')
       staged.add(client)
     }
-    const tags = await copyFrom(client, COPY_STAGE_AND_INSERT, data)
+    const tags = await copyFrom(client, COPY_STAGE_AND_INSERT, data, timeoutMs)
     return Number(/^INSERT \d+ (\d+)/.exec(tags[1] ?? '')?.[1] ?? 0)
   }
 
@@ -73,7 +74,7 @@ export const tickWriter = (pool: Pool): TickWriter => {
         return await viaStaging(client, data)
       }
       try {
-        await copyFrom(client, COPY_TICKS, data)
+        await copyFrom(client, COPY_TICKS, data, timeoutMs)
         return batch.length
       } catch (err) {
         if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err

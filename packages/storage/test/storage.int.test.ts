@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
-import { freshSchema, testDatabaseUrl, uniqueName, sampleSignal } from '@arb/testkit'
+import { freshSchema, testDatabaseUrl, uniqueName, sampleSignal, startPostgres } from '@arb/testkit'
 import {
   createPool,
   loadMigrations,
@@ -239,4 +239,40 @@ describe('signalWriter', () => {
       payload: events[2],
     })
   })
+})
+
+describe('writers against a server that stops answering', () => {
+  it('give up after the statement timeout plus a grace, then write again on a fresh connection', async () => {
+    const own = await startPostgres()
+    const s = await freshSchema(own.url)
+    // A 200 ms statement timeout puts the writers' own bound at 5.2 s.
+    const pool = createPool(own.url, { schema: s.schema, statementTimeoutMs: 200 })
+    try {
+      await migrate(pool)
+      const ticks = tickWriter(pool)
+      const signals = signalWriter(pool)
+      expect(await ticks.write([tick(1)])).toBe(1)
+      expect(await signals.write([signal('w1', 'opened', T0)])).toBe(1)
+
+      // Frozen: the connections stay open and nothing answers, so the server cannot time anything out.
+      own.freeze()
+      const started = Date.now()
+      const [t, g] = await Promise.allSettled([ticks.write([tick(2)]), signals.write([signal('w2', 'opened', T0)])])
+      const waited = Date.now() - started
+      own.thaw()
+      expect(t).toMatchObject({ status: 'rejected', reason: { code: 'ARB_ERR_DB_WRITE' } })
+      expect(g).toMatchObject({ status: 'rejected', reason: { code: 'ARB_ERR_DB_WRITE' } })
+      expect(String((t as PromiseRejectedResult).reason.cause)).toMatch(/Query read timeout/)
+      expect(waited).toBeGreaterThanOrEqual(5000)
+      expect(waited).toBeLessThan(15_000)
+
+      expect(await ticks.write([tick(2)])).toBe(1)
+      expect(await signals.write([signal('w2', 'opened', T0)])).toBe(1)
+      expect((await pool.query('SELECT count(*)::int AS n FROM ticks')).rows[0].n).toBe(2)
+    } finally {
+      own.thaw()
+      await pool.end()
+      await own.close()
+    }
+  }, 60_000)
 })

@@ -9,3 +9,5 @@ export {
   type ReceivedMessage,
 } from './replay-server.js'
 export { sampleSignal } from './samples.js'
+export { startPostgres, type OwnPostgres } from './postgres.js'
+export { startNats, type OwnNats } from './nats-server.js'

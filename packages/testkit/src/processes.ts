@@ -38,19 +38,22 @@ export const startService = (name: string, service: string, env: Record<string, 
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
+  // 'close' comes after the process has exited and its pipes are read to the end, so `lines`
+  // holds everything it printed, its last words included; 'exit' can come before them.
+  const closed = new Promise<number | string | null>((resolve) =>
+    child.once('close', (code, signal) => resolve(code ?? signal)),
+  )
   return {
     name,
     child,
     lines,
-    stop: (graceMs = 10_000) =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode)
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode === null && child.signalCode === null) {
         const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
-        child.once('exit', (code, signal) => {
-          clearTimeout(timer)
-          resolve(code ?? signal)
-        })
+        void closed.then(() => clearTimeout(timer))
         child.kill('SIGTERM')
-      }),
+      }
+      return closed
+    },
   }
 }

@@ -1,4 +1,4 @@
-import { heartbeatDecoder, signalDecoder, tickDecoder, type Signal, type Topology } from '@arb/contracts'
+import { decodeLiveTick, heartbeatDecoder, signalDecoder, type Signal, type Topology } from '@arb/contracts'
 import type { JsPublisher, NatsConnection } from '@arb/bus'
 import { createEngine, type EngineOptions } from '@arb/engine'
 import type { Logger } from '@arb/observability'
@@ -25,6 +25,12 @@ export interface DetectorDeps {
    * Without one this detector always publishes.
    */
   readonly lease?: Pick<LeaderLease, 'isLeader'>
+  /**
+   * The latest events on arb.signals from before this instance started (recover.ts). Until they
+   * are read it does not publish; then the handover knows what a predecessor left open, and the
+   * first leadership closes it with a reason instead of leaving it open forever.
+   */
+  readonly recover?: () => Promise<readonly Signal[]>
 }
 
 export interface DetectorCounters extends Record<string, number> {
@@ -78,7 +84,11 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     takeovers: 0,
   }
   const handover = createHandover()
-  let leading = deps.lease === undefined
+  let recovering = deps.recover !== undefined
+  /** Heard on arb.signals while the history is read: newer than it, so applied after it. */
+  let heardWhileRecovering: Signal[] = []
+  let stopped = false
+  let leading = deps.lease === undefined && !recovering
   const exchanges = new Set<string>()
   let lastMessageTs: number | null = null
   let lastInvalidWarn = -Infinity
@@ -87,7 +97,7 @@ export const startDetector = (deps: DetectorDeps): Detector => {
   const send = (s: Signal) => {
     counters.published++
     handover.announced(s, now())
-    void publisher.publish(topo.signals, JSON.stringify(s), `${s.id}:${s.state}:${s.ts}`)
+    publisher.publish(topo.signals, JSON.stringify(s), `${s.id}:${s.state}:${s.ts}`)
     if (s.state === 'updated') {
       log.debug({ id: s.id, volume: s.volume, netProfitBps: s.netProfitBps }, 'signal updated')
       return
@@ -106,7 +116,7 @@ export const startDetector = (deps: DetectorDeps): Detector => {
 
   /** Follows the lease; on becoming leader, first publishes what the handover owes consumers. */
   const checkLeadership = (): boolean => {
-    const leader = deps.lease === undefined || deps.lease.isLeader()
+    const leader = !recovering && (deps.lease === undefined || deps.lease.isLeader())
     if (leader === leading) return leader
     leading = leader
     watchSignals(!leader)
@@ -160,7 +170,8 @@ export const startDetector = (deps: DetectorDeps): Detector => {
       if (err) return onFailure(err, 'tick subscription failed')
       let tick
       try {
-        tick = tickDecoder.decode(msg.data)
+        // Anyone may publish on ticks.>: size, shape, crossed books and clocks are checked before the engine sees it.
+        tick = decodeLiveTick(msg.data, now())
       } catch (e) {
         return invalid(e, msg.subject)
       }
@@ -217,7 +228,9 @@ export const startDetector = (deps: DetectorDeps): Detector => {
       callback: (err, msg) => {
         if (err) return onFailure(err, 'signal subscription failed')
         try {
-          handover.announced(signalDecoder.decode(msg.data), now())
+          const s = signalDecoder.decode(msg.data)
+          if (recovering) heardWhileRecovering.push(s)
+          else handover.announced(s, now())
         } catch (e) {
           log.debug({ err: e }, 'invalid signal ignored')
         }
@@ -237,6 +250,21 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     }
   }, deps.sweepMs ?? SWEEP_MS)
 
+  const recovered = (events: readonly Signal[]) => {
+    if (stopped) return
+    const t = now()
+    for (const s of events) handover.announced(s, t)
+    for (const s of heardWhileRecovering) handover.announced(s, t)
+    heardWhileRecovering = []
+    recovering = false
+    log.info({ events: events.length, open: handover.size.announced }, 'latest signals read')
+    checkLeadership()
+  }
+  void deps.recover?.().then(recovered, (err: unknown) => {
+    log.warn({ err }, 'could not read the latest signals: what a predecessor left open stays open')
+    recovered([])
+  })
+
   checkLeadership()
 
   return {
@@ -244,6 +272,7 @@ export const startDetector = (deps: DetectorDeps): Detector => {
     lastMessageTs: () => lastMessageTs,
     isLeader: () => leading,
     async stop() {
+      stopped = true
       leading = false
       clearInterval(timer)
       ticks.unsubscribe()

@@ -8,7 +8,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream'
-import type { NatsConnection } from '@arb/bus'
+import { natsIsUp, type NatsConnection } from '@arb/bus'
 import type { Logger } from '@arb/observability'
 
 /**
@@ -78,7 +78,9 @@ export const startLeaderLease = async (o: LeaderLeaseOptions): Promise<LeaderLea
   const now = o.now ?? (() => performance.now())
   const log = o.log.child({ component: 'leader' })
   const periodMs = Math.max(25, Math.floor(o.ttlMs / CHECKS_PER_TTL))
-  const jsm: JetStreamManager = await jetstreamManager(o.nc)
+  // Bounded like the writes: a request sent into a NATS outage would otherwise hold the next
+  // election step for the client's default 5 s after NATS is back.
+  const jsm: JetStreamManager = await jetstreamManager(o.nc, { timeout: Math.max(periodMs, 500) })
   const js: JetStreamClient = jetstream(o.nc)
   const stats = { terms: 0, renewFailures: 0 }
 
@@ -161,6 +163,10 @@ export const startLeaderLease = async (o: LeaderLeaseOptions): Promise<LeaderLea
     if (m === null) return acquire(0, 'no leader')
     const record = m.json<LeaseRecord>()
     if (record.instance === null) return acquire(m.seq, 'lease released')
+    // Still the renewal this instance wrote last (it lost the lease by not reaching NATS, e.g. an
+    // outage): nobody has taken over, so it renews at once instead of waiting a TTL for itself.
+    // Compare-and-set on that sequence, so a standby that wrote meanwhile still wins.
+    if (record.instance === o.instance && m.seq === seq) return acquire(m.seq, 'own lease still current')
     if (m.seq !== seenSeq) {
       seenSeq = m.seq
       seenAt = t
@@ -174,7 +180,10 @@ export const startLeaderLease = async (o: LeaderLeaseOptions): Promise<LeaderLea
 
   const step = async () => {
     try {
-      if (leading) await renew()
+      // While NATS is away every request would only time out (and warn); the lease lapses by the clock.
+      if (!natsIsUp(o.nc)) {
+        if (leading && now() >= validUntil) change(false, 'lease expired, NATS down')
+      } else if (leading) await renew()
       else await poll()
     } catch (err) {
       log.warn({ err }, 'leader election step failed')

@@ -1,8 +1,9 @@
 import { DetectorConfig, parseConfig, topology } from '@arb/contracts'
 import {
   connectNats,
-  defaultInstanceId,
   DEFAULT_STREAM_SETTINGS,
+  defaultInstanceId,
+  drainNats,
   ensureStreams,
   jsPublisher,
   startHeartbeat,
@@ -11,6 +12,7 @@ import { defaultTakerFees } from '@arb/exchanges'
 import { createLogger, logFatalErrors, onShutdown } from '@arb/observability'
 import { startDetector } from './detector.js'
 import { startLeaderLease } from './leader.js'
+import { recentSignals } from './recover.js'
 import { engineOptions, settingsFromEnv } from './settings.js'
 
 const config = parseConfig(DetectorConfig, process.env)
@@ -27,7 +29,17 @@ await ensureStreams(nc, topo, DEFAULT_STREAM_SETTINGS, log)
 const publisher = jsPublisher(nc, log)
 const lease = await startLeaderLease({ nc, prefix: config.NATS_PREFIX, instance, ttlMs: config.LEADER_TTL_MS, log })
 
-const detector = startDetector({ nc, topo, log, publisher, engine, heartbeatMs: config.HEARTBEAT_MS, lease })
+const detector = startDetector({
+  nc,
+  topo,
+  log,
+  publisher,
+  engine,
+  heartbeatMs: config.HEARTBEAT_MS,
+  lease,
+  // What a crashed or stopped predecessor left open is closed by this one (recover.ts).
+  recover: () => recentSignals(nc, topo.signalsStream, log),
+})
 const heartbeat = startHeartbeat(
   nc,
   topo,
@@ -40,4 +52,4 @@ const heartbeat = startHeartbeat(
 )
 
 // The detector stops first, so nothing is published after the lease is released.
-onShutdown(log, [detector.stop, lease.stop, heartbeat.stop, () => nc.drain()])
+onShutdown(log, [detector.stop, lease.stop, heartbeat.stop, () => drainNats(nc)])

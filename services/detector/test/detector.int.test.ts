@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connectNats, DEFAULT_STREAM_SETTINGS, ensureStreams, jsPublisher, type NatsConnection } from '@arb/bus'
 import { signalDecoder, topology, type Heartbeat, type Level, type Signal, type Tick } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
-import { eventually, testNatsUrl, uniqueName } from '@arb/testkit'
+import { eventually, sampleSignal, testNatsUrl, uniqueName } from '@arb/testkit'
 import { startDetector, type Detector, type DetectorDeps } from '../src/detector.js'
 import { leaseNames, startLeaderLease, type LeaderLease } from '../src/leader.js'
+import { recentSignals } from '../src/recover.js'
 
 const log = createLogger({ service: 'detector-test', level: 'silent' })
 const FEES = { coinbase: 0.006, bl3p: 0.0025 }
@@ -83,13 +84,13 @@ const setup = async (
     await jsm.streams.delete(leaseNames(prefix).stream).catch(() => undefined)
   })
   const detectors: Replica[] = []
-  for (let i = 0; i < replicas; i++) {
-    const nc = await connectNats(url, log, `detector-${i}`)
+  /** One more replica; with `recover` it reads the latest signals at start, as main.ts does. */
+  const addReplica = async (recover = false): Promise<Replica> => {
+    const instance = `detector-${detectors.length}`
+    const nc = await connectNats(url, log, instance)
     const publisher = jsPublisher(nc, log)
     const lease =
-      leaseTtlMs === undefined
-        ? undefined
-        : await startLeaderLease({ nc, prefix, instance: `detector-${i}`, ttlMs: leaseTtlMs, log })
+      leaseTtlMs === undefined ? undefined : await startLeaderLease({ nc, prefix, instance, ttlMs: leaseTtlMs, log })
     const d = startDetector({
       nc,
       topo,
@@ -99,6 +100,7 @@ const setup = async (
       sweepMs: 50,
       engine: overrides.engine ?? { openBps: 5, closeBps: 2, maxQuoteAgeMs: 5000, updateFraction: 0.05, fees: FEES },
       ...(lease === undefined ? {} : { lease }),
+      ...(recover ? { recover: () => recentSignals(nc, topo.signalsStream, log) } : {}),
     })
     let stopped = false
     const stop = async () => {
@@ -113,8 +115,11 @@ const setup = async (
       await stop()
     }
     cleanups.push(stop)
-    detectors.push({ nc, detector: d, counters: d.counters, publisher, lease, stop, crash })
+    const replica = { nc, detector: d, counters: d.counters, publisher, lease, stop, crash }
+    detectors.push(replica)
+    return replica
   }
+  for (let i = 0; i < replicas; i++) await addReplica()
   const signals: Signal[] = []
   const sub = pub.subscribe(topo.signals, {
     callback: (_err, msg) => {
@@ -130,7 +135,7 @@ const setup = async (
     send(topo.heartbeats, heartbeat(exchange, status))
   const waitFor = (state: Signal['state'], what = state) =>
     eventually(() => signals.find((s) => s.state === state), 5000, `${what} signal`)
-  return { topo, detectors, signals, send, sendTick, vouch, waitFor }
+  return { topo, detectors, addReplica, signals, send, sendTick, vouch, waitFor }
 }
 
 /** coinbase sells at 100, bl3p buys at 101.5: 150 bps gross, ~64 bps after 0.6% + 0.25% fees. */
@@ -316,5 +321,47 @@ describe('two detector replicas with a leader lease', () => {
     await sleep(500)
     expect(counts(t.signals)).toEqual({ [`${opened.id} opened`]: 1, [`${opened.id} closed`]: 1 })
     expect(await storedSignals(t)).toBe(2)
+  })
+})
+
+describe('a detector that starts after its predecessor', () => {
+  const LEFT_BEHIND = 'leader changed: the new leader does not track this signal'
+  const lifecycle = (signals: Signal[]) => signals.map((s) => `${s.id} ${s.state}`)
+
+  it('reads the latest events of SIGNALS, oldest first, at most the number asked for', async () => {
+    const t = await setup()
+    expect(await recentSignals(pub, t.topo.signalsStream, log)).toEqual([])
+    const events = [1, 2, 3, 4, 5].map((i) => sampleSignal(`s${i}`, 'opened', Date.now() + i))
+    const js = jetstream(pub)
+    for (const e of events) await js.publish(t.topo.signals, JSON.stringify(e))
+    expect(await recentSignals(pub, t.topo.signalsStream, log, 3)).toEqual(events.slice(2))
+    expect(await recentSignals(pub, t.topo.signalsStream, log)).toEqual(events)
+  })
+
+  it('after a crash, closes what the crashed one left open, once, with a reason', async () => {
+    const t = await setup({}, 1, 600)
+    const opened = await open(t)
+    await t.detectors[0]!.crash()
+    const second = await t.addReplica(true)
+    const closed = await t.waitFor('closed')
+    expect(closed).toMatchObject({ id: opened.id, reason: LEFT_BEHIND })
+    expect(closed.ts).toBeGreaterThan(opened.ts)
+    await sleep(500)
+    expect(lifecycle(t.signals)).toEqual([`${opened.id} opened`, `${opened.id} closed`])
+    expect(second.counters.takeovers).toBe(1)
+  })
+
+  it('as a standby started while a signal is open, learns it from the stream and closes it when it takes over', async () => {
+    const t = await setup({}, 1, 600)
+    const opened = await open(t)
+    // Started after the opening: it never hears it on arb.signals and its engine has no book yet.
+    const standby = await t.addReplica(true)
+    await sleep(300)
+    await t.detectors[0]!.stop()
+    const closed = await t.waitFor('closed')
+    expect(closed).toMatchObject({ id: opened.id, reason: LEFT_BEHIND })
+    await sleep(500)
+    expect(lifecycle(t.signals)).toEqual([`${opened.id} opened`, `${opened.id} closed`])
+    expect(standby.detector.isLeader()).toBe(true)
   })
 })

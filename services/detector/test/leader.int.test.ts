@@ -1,8 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connectNats, type NatsConnection } from '@arb/bus'
+import { connectNats, natsIsUp, type NatsConnection } from '@arb/bus'
 import { createLogger } from '@arb/observability'
-import { eventually, testNatsUrl, uniqueName } from '@arb/testkit'
+import { eventually, startNats, testNatsUrl, uniqueName } from '@arb/testkit'
 import { leaseNames, startLeaderLease, type LeaderLease } from '../src/leader.js'
 
 const log = createLogger({ service: 'leader-test', level: 'silent' })
@@ -100,5 +100,37 @@ describe('leader lease on JetStream', () => {
     expect(firstStoppedAt).toBeGreaterThan(0)
     expect(otherStartedAt).toBeGreaterThanOrEqual(firstStoppedAt)
     expect(other.lease.stats.terms).toBe(1)
+  })
+
+  it('takes its own lease back as soon as NATS returns from an outage, not a TTL later', async () => {
+    // A server of the test's own, stopped longer than the lease stays valid (3/4 TTL).
+    const nats = await startNats()
+    cleanups.push(() => nats.close())
+    const ttlMs = 4000
+    const nc = await connectNats(nats.url, log, 'lease-outage')
+    const changes: boolean[] = []
+    const lease = await startLeaderLease({
+      nc,
+      prefix: '',
+      instance: 'lone',
+      ttlMs,
+      log,
+      onChange: (l) => changes.push(l),
+    })
+    cleanups.push(async () => {
+      await lease.stop()
+      await nc.close()
+    })
+    expect(lease.isLeader()).toBe(true)
+    await nats.stop()
+    await eventually(() => (lease.isLeader() ? undefined : true), ttlMs * 2, 'the lease lapsing during the outage')
+    await nats.start()
+    await eventually(() => (natsIsUp(nc) ? true : undefined), 10_000, 'reconnected')
+    const backAt = Date.now()
+    await eventually(() => (lease.isLeader() ? true : undefined), ttlMs * 2, 'leading again')
+    // Waiting for its own record to go unrenewed for a TTL would take at least ttlMs.
+    expect(Date.now() - backAt).toBeLessThan(ttlMs)
+    expect(changes).toEqual([true, false, true])
+    expect(lease.stats.terms).toBe(2)
   })
 })

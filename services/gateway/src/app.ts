@@ -37,8 +37,19 @@ export type SelfStatus = Pick<Heartbeat, 'status' | 'lastMessageTs' | 'counters'
 declare module 'fastify' {
   interface FastifyInstance {
     selfStatus: () => SelfStatus
+    /**
+     * Starts a graceful stop: from now on every new request is answered 503 (so a load balancer
+     * takes the gateway out), and this resolves once the requests already in flight have been
+     * answered, or after `timeoutMs`. `close()` then only has idle connections left to end.
+     */
+    drain: (timeoutMs?: number) => Promise<void>
   }
 }
+
+const SHUTTING_DOWN = JSON.stringify({ error: 'Service Unavailable', message: 'shutting down' })
+
+/** Longest a request can take: the data routes' client-side query bound, plus a margin. */
+export const DRAIN_TIMEOUT_MS = 6500
 
 /** The gateway as a plugin (fastify/demo `app.ts`): schemas, error handling and routes. */
 export const gatewayApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
@@ -49,9 +60,36 @@ export const gatewayApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   app.addHook('onClose', async () => deps.registry.stop())
   app.addSchema({ ...Signal, $id: SIGNAL_SCHEMA_ID })
 
-  app.addHook('onResponse', async (_request, reply) => {
+  // Requests admitted before a drain began; the drain waits for these to be answered.
+  const inFlight = new Set<FastifyRequest>()
+  let draining = false
+  let drained: (() => void) | undefined
+  const settle = (request: FastifyRequest) => {
+    if (inFlight.delete(request) && draining && inFlight.size === 0) drained?.()
+  }
+  app.addHook('onRequest', async (request, reply) => {
+    if (!draining) {
+      inFlight.add(request)
+      return
+    }
+    // Sent as text: the route's own response schema (/ready's 503 is a Readiness) would not fit.
+    return reply.code(503).header('connection', 'close').type('application/json').send(SHUTTING_DOWN)
+  })
+  app.addHook('onRequestAbort', async (request) => settle(request))
+  app.addHook('onResponse', async (request, reply) => {
+    settle(request)
     counters.requests++
     if (reply.statusCode >= 500) counters.serverErrors++
+  })
+  app.decorate('drain', async (timeoutMs = DRAIN_TIMEOUT_MS) => {
+    draining = true
+    if (inFlight.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>((resolve) => {
+      drained = resolve
+      timer = setTimeout(resolve, timeoutMs)
+    })
+    clearTimeout(timer)
   })
   app.decorate('selfStatus', () => ({
     status: natsIsUp(deps.nc) ? ('ok' as const) : ('degraded' as const),

@@ -1,5 +1,5 @@
 import { GatewayConfig, parseConfig, topology } from '@arb/contracts'
-import { connectNats, defaultInstanceId, startHeartbeat } from '@arb/bus'
+import { connectNats, defaultInstanceId, drainNats, startHeartbeat } from '@arb/bus'
 import { createLogger, logFatalErrors, onShutdown, redactUrl } from '@arb/observability'
 import { build } from './app.js'
 import { createPool } from './plugins/db.js'
@@ -26,5 +26,6 @@ const heartbeat = startHeartbeat(
   { service: 'gateway', instance, snapshot: () => app.selfStatus() },
   config.HEARTBEAT_MS,
 )
-// Stop beating first so peers see us leave, then finish in-flight requests (closes the pool), then drain NATS.
-onShutdown(log, [heartbeat.stop, () => app.close(), () => nc.drain()])
+// Stop beating first so peers see us leave, answer what is in flight while new requests get 503,
+// then close (ends idle connections and the pool), then drain NATS.
+onShutdown(log, [heartbeat.stop, () => app.drain(), () => app.close(), () => drainNats(nc)])

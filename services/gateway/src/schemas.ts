@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { EpochMs, ExchangeId, Pair, ServiceName, SignalState, type Signal } from '@arb/contracts'
+import { EpochMs, ExchangeId, Pair, ProcessGauges, ServiceName, SignalState, type Signal } from '@arb/contracts'
 
 /**
  * HTTP schemas of the gateway. Fastify validates requests and serializes 200 responses with
@@ -78,6 +78,7 @@ export const ServiceInstance = Type.Object({
   instance: Type.String(),
   exchange: Type.Optional(ExchangeId),
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  reason: Type.Optional(Type.String({ description: 'why it is degraded, as the instance reports it' })),
   startedAt: EpochMs,
   lastSeen: Type.Number({ description: 'epoch ms when the gateway last heard from it' }),
   ageMs: Type.Number({ description: 'ms since lastSeen' }),
@@ -89,6 +90,7 @@ export const ServiceInstance = Type.Object({
   rates: Type.Record(Type.String(), Type.Number(), {
     description: 'per-second change of each counter over the last heartbeat interval (frames, ticks, resyncs, …)',
   }),
+  process: Type.Optional(ProcessGauges),
 })
 export type ServiceInstance = Static<typeof ServiceInstance>
 

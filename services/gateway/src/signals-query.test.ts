@@ -20,6 +20,7 @@ describe('cursor', () => {
     ['an empty id', Buffer.from('["2024-01-01T00:00:00.000000Z","","opened"]').toString('base64url')],
     ['a numeric id', Buffer.from('["2024-01-01T00:00:00.000000Z",1,"opened"]').toString('base64url')],
     ['an unknown state', Buffer.from('["2024-01-01T00:00:00.000000Z","a","gone"]').toString('base64url')],
+    ['a NUL in the id', Buffer.from('["2024-01-01T00:00:00.000000Z","a\\u0000","opened"]').toString('base64url')],
   ])('rejects %s', (_what, raw) => {
     expect(() => decodeCursor(raw)).toThrow(BadRequestError)
   })

@@ -59,7 +59,7 @@ export const decodeCursor = (raw: string): Cursor => {
   if (!Array.isArray(value) || value.length !== 3) throw bad()
   const [ts, id, state] = value as unknown[]
   if (typeof ts !== 'string' || !CURSOR_TS.test(ts) || !isRealDate(ts) || Number.isNaN(Date.parse(ts))) throw bad()
-  if (typeof id !== 'string' || id.length === 0 || id.length > 128) throw bad()
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128 || id.includes('\u0000')) throw bad()
   if (typeof state !== 'string' || !STATES.includes(state)) throw bad()
   return { ts, id, state: state as SignalState }
 }
@@ -122,6 +122,15 @@ export const signalsSql = (f: SignalsFilter): { text: string; values: unknown[] 
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ts DESC, id DESC, state DESC LIMIT ${param(f.limit + 1)}`
   return { text, values }
+}
+
+/**
+ * A signal id as a bound value. PostgreSQL text cannot hold NUL (the driver would get an
+ * encoding error, a 500), and no stored signal has one: the persister refuses them.
+ */
+export const checkSignalId = (id: string): string => {
+  if (id.includes('\u0000')) throw new BadRequestError('id', 'id must not contain a NUL character')
+  return id
 }
 
 /** Most events GET /signals/:id returns; the newest are kept. */

@@ -68,7 +68,7 @@ describe('GET /services', () => {
     publish(beat({ service: 'ingestor', instance: 'i-2', exchange: 'coinbase' }))
     publish(beat({ service: 'ingestor', instance: 'i-1', exchange: 'bl3p', counters: { frames: 1 } }))
     publish(beat({ service: 'ingestor', instance: 'i-1', exchange: 'bl3p', counters: { frames: 2 } }))
-    publish(beat({ service: 'detector', instance: 'd-1', status: 'degraded', lastMessageTs: null }))
+    publish(beat({ service: 'detector', instance: 'd-1', status: 'degraded', reason: 'why', lastMessageTs: null }))
     // Same subject without our prefix: another test's traffic, never ours.
     h.nc.publish('arb.heartbeats', JSON.stringify(beat({ service: 'persister', instance: 'other' })))
 
@@ -86,8 +86,9 @@ describe('GET /services', () => {
     expect(i1).toMatchObject({ exchange: 'bl3p', status: 'ok', counters: { frames: 2 } })
     expect(i1?.ageMs).toBeGreaterThanOrEqual(0)
     expect(i1?.lastSeen).toBeLessThanOrEqual(Date.now())
-    expect(list[0]).toMatchObject({ status: 'degraded', lastMessageTs: null })
+    expect(list[0]).toMatchObject({ status: 'degraded', reason: 'why', lastMessageTs: null })
     expect(list[0]).not.toHaveProperty('exchange')
+    expect(i1).not.toHaveProperty('reason')
     expect(list[1]?.counters).toMatchObject({ heartbeatsReceived: 4 })
   })
 

@@ -1,4 +1,4 @@
-import { connectNats, defaultInstanceId, ensureStreams, startHeartbeat } from '@arb/bus'
+import { connectNats, defaultInstanceId, drainNats, ensureStreams, startHeartbeat } from '@arb/bus'
 import { parseConfig, PersisterConfig, topology } from '@arb/contracts'
 import { createLogger, logFatalErrors, onShutdown, redactUrl } from '@arb/observability'
 import { createPool, migrate, signalWriter, tickWriter } from '@arb/storage'
@@ -29,10 +29,15 @@ await ensureStreams(
   log,
   { update: true },
 )
-const consumers = await openConsumers(nc, topo, { consumerName: config.CONSUMER_NAME, batchSize: config.BATCH_SIZE })
+const consumers = await openConsumers(nc, topo, {
+  consumerName: config.CONSUMER_NAME,
+  batchSize: config.BATCH_SIZE,
+  ackWaitMs: config.ACK_WAIT_MS,
+})
 
 const persister = startPersister({
   ...consumers,
+  ackWaitMs: config.ACK_WAIT_MS,
   tickWriter: tickWriter(pool),
   signalWriter: signalWriter(pool),
   batch: { size: config.BATCH_SIZE, maxWaitMs: config.BATCH_MAX_WAIT_MS },
@@ -45,4 +50,4 @@ const heartbeat = startHeartbeat(
   config.HEARTBEAT_MS,
 )
 
-onShutdown(log, [persister.stop, heartbeat.stop, () => nc.drain(), () => pool.end()])
+onShutdown(log, [persister.stop, heartbeat.stop, () => drainNats(nc), () => pool.end()])

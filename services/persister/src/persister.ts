@@ -1,8 +1,8 @@
 import { durableConsumer, type Consumer, type JsMsg, type NatsConnection } from '@arb/bus'
 import {
+  decodeLiveTick,
   InvalidMessageError,
   signalDecoder,
-  tickDecoder,
   type Heartbeat,
   type Signal,
   type Topology,
@@ -12,9 +12,10 @@ import type { SignalWriter, StoredTick, TickWriter } from '@arb/storage'
 import { startPipeline, type Batch, type BatchSettings, type Pipeline, type PipelineDeps } from './pipeline.js'
 
 /**
- * How long JetStream waits for an ack before redelivering. Far above a batch's normal latency
- * (BATCH_MAX_WAIT_MS plus one write, well under a second); a crashed persister's unacked
- * messages come back after this long.
+ * How long JetStream waits for an ack before redelivering (default of the ACK_WAIT_MS setting).
+ * Far above a batch's normal latency (BATCH_MAX_WAIT_MS plus one write, well under a second); a
+ * crashed persister's unacked messages come back after this long. During a database outage the
+ * held messages get progress acks, so they are not redelivered however long it lasts.
  */
 export const ACK_WAIT_MS = 30_000
 
@@ -36,10 +37,9 @@ export const openConsumers = async (
  * on every redelivery, so writing it twice still hits the unique key.
  */
 export const decodeTick = (msg: JsMsg): StoredTick => {
-  const t = tickDecoder.decode(msg.data)
+  // Refuses (among the rest) a NUL in seq: stored, it would fail its whole batch forever.
+  const t = decodeLiveTick(msg.data, Date.now())
   if (t.seq === undefined) t.seq = `js:${msg.seq}`
-  // The one string PostgreSQL text cannot hold; stored, it would fail its whole batch forever.
-  else if (t.seq.includes('\u0000')) throw new InvalidMessageError('tick', 'seq contains a NUL character')
   return t as StoredTick
 }
 
@@ -83,7 +83,7 @@ export interface Persister {
   readonly ticks: Pipeline
   readonly signals: Pipeline
   /** The live part of the heartbeat. */
-  snapshot(): Pick<Heartbeat, 'status' | 'lastMessageTs' | 'counters'>
+  snapshot(): Pick<Heartbeat, 'status' | 'reason' | 'lastMessageTs' | 'counters'>
   /** Stops pulling, writes and acks what is buffered. */
   stop(): Promise<void>
 }
@@ -118,12 +118,20 @@ export const startPersister = (deps: PersisterDeps): Persister => {
       const t = ticks.counters
       const s = signals.counters
       const last = Math.max(ticks.lastMessageTs ?? 0, signals.lastMessageTs ?? 0)
+      const failures = [ticks, signals].flatMap((p, i) => {
+        const f = p.failure
+        if (f === null) return []
+        const since = new Date(f.since).toISOString()
+        return [`${i === 0 ? 'ticks' : 'signals'} writes failing since ${since} (${f.code}, ${f.attempts} attempts)`]
+      })
       return {
-        status: ticks.failing || signals.failing ? 'degraded' : 'ok',
+        status: failures.length > 0 ? 'degraded' : 'ok',
+        ...(failures.length > 0 ? { reason: `database: ${failures.join('; ')}` } : {}),
         lastMessageTs: last === 0 ? null : last,
         counters: {
           rowsInserted: t.inserted,
           duplicates: t.duplicates,
+          acked: t.acked,
           invalid: t.invalid,
           batches: t.batches,
           failures: t.failures,
@@ -132,6 +140,7 @@ export const startPersister = (deps: PersisterDeps): Persister => {
           signalDuplicates: s.duplicates,
           signalsInvalid: s.invalid,
           signalFailures: s.failures,
+          signalsAcked: s.acked,
         },
       }
     },

@@ -1,4 +1,5 @@
 import { pullForever, type Consumer, type JsMsg } from '@arb/bus'
+import { MAX_MESSAGE_BYTES } from '@arb/contracts'
 import type { Logger } from '@arb/observability'
 
 export interface BatchSettings {
@@ -12,6 +13,8 @@ export interface PipelineCounters {
   received: number
   inserted: number
   duplicates: number
+  /** Messages acknowledged, each only after its row was committed (or found already stored). */
+  acked: number
   invalid: number
   batches: number
   failures: number
@@ -41,7 +44,10 @@ export interface PipelineDeps<T, B extends Batch<T>> {
   /** The consumer's ack_wait: messages held longer get a progress ack so they are not redelivered. */
   readonly ackWaitMs: number
   readonly log: Logger
+  /** Back-off between attempts of a failed write: full jitter, doubling from minMs up to maxMs. */
   readonly retry?: { readonly minMs: number; readonly maxMs: number }
+  /** Jitter source in [0, 1); injectable so tests can pin the delays. */
+  readonly random?: () => number
   /** Test seam: runs after a batch is committed and before it is acked. */
   readonly afterCommit?: (rows: number) => void | Promise<void>
 }
@@ -50,14 +56,31 @@ export interface Pipeline {
   readonly counters: Readonly<PipelineCounters>
   /** True from a failed write until the next successful one. */
   readonly failing: boolean
+  /** While failing: since when, how often, and the error's code (never hosts or queries: heartbeats are public). */
+  readonly failure: { readonly since: number; readonly attempts: number; readonly code: string } | null
   readonly lastMessageTs: number | null
   /** Stops intake, writes what is buffered (one attempt), acks it, and resolves. */
   stop(): Promise<void>
 }
 
-/** Larger than any valid tick or signal (a 10-level tick is under 2 KiB); refused before parsing. */
-export const MAX_MESSAGE_BYTES = 64 * 1024
 const INVALID_LOG_EVERY_MS = 10_000
+/** Default retry: quick for a blip, and at most 10 s of extra lag once the database is back. */
+export const RETRY_MIN_MS = 200
+export const RETRY_MAX_MS = 10_000
+
+/** Full-jitter back-off (as the ingestor's feed): uniform in [0, min(max, min·2^(attempt-1))]. */
+export const retryDelay = (attempt: number, minMs: number, maxMs: number, random: () => number): number =>
+  Math.round(random() * Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1)))
+
+/** What to call a failure in a heartbeat: the SQLSTATE or socket error code, never the message. */
+const failureCode = (err: unknown): string => {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && code !== 'ARB_ERR_DB_WRITE') return code
+    if (e instanceof AggregateError) return failureCode(e.errors[0])
+  }
+  return err instanceof Error && /timeout/i.test(err.message + String(err.cause)) ? 'timeout' : 'error'
+}
 
 interface Pending<B> {
   readonly batch: B
@@ -80,16 +103,19 @@ interface Pending<B> {
  * Memory is bounded by the consumer's max_ack_pending (2 x batch size: one batch being written,
  * one filling); anything beyond that is left unacked for redelivery. Invalid messages are
  * counted, logged (rate-limited) and terminated at once, so they are neither stored nor
- * redelivered. A failed write is retried with capped back-off while the held messages get
- * progress acks; nothing more is pulled meanwhile because max_ack_pending is reached.
+ * redelivered. A failed write is retried with capped, jittered back-off while the held
+ * messages get progress acks; nothing more is pulled meanwhile because max_ack_pending is
+ * reached, and nothing is acked that was not committed.
  */
 export const startPipeline = <T, B extends Batch<T>>(deps: PipelineDeps<T, B>): Pipeline => {
   const { name, decode, sink, batch, ackWaitMs, log } = deps
-  const retry = deps.retry ?? { minMs: 200, maxMs: 10_000 }
+  const retry = deps.retry ?? { minMs: RETRY_MIN_MS, maxMs: RETRY_MAX_MS }
+  const random = deps.random ?? Math.random
   const counters: PipelineCounters = {
     received: 0,
     inserted: 0,
     duplicates: 0,
+    acked: 0,
     invalid: 0,
     batches: 0,
     failures: 0,
@@ -102,7 +128,7 @@ export const startPipeline = <T, B extends Batch<T>>(deps: PipelineDeps<T, B>): 
   let writing: Pending<B> | undefined
   let held = 0
   let writeStartedAt = 0
-  let failing = false
+  let failure: { since: number; attempts: number; code: string } | null = null
   let lastMessageTs: number | null = null
   let stopping = false
   let intakeClosed = false
@@ -183,14 +209,18 @@ export const startPipeline = <T, B extends Batch<T>>(deps: PipelineDeps<T, B>): 
         counters.batches++
         counters.inserted += inserted
         counters.duplicates += rows - inserted
-        if (failing) log.info({ attempt }, 'writes recovered')
-        failing = false
+        if (failure) log.info({ attempt, failedForMs: Date.now() - failure.since }, 'writes recovered')
+        failure = null
         await deps.afterCommit?.(inserted)
         return true
       } catch (err) {
         counters.failures++
-        failing = true
-        const retryInMs = Math.min(retry.maxMs, retry.minMs * 2 ** (attempt - 1))
+        failure = {
+          since: failure?.since ?? Date.now(),
+          attempts: (failure?.attempts ?? 0) + 1,
+          code: failureCode(err),
+        }
+        const retryInMs = retryDelay(attempt, retry.minMs, retry.maxMs, random)
         log.error({ err, rows, attempt, retryInMs: stopping ? null : retryInMs }, 'batch write failed')
         // At shutdown the batch is left unacked: the next instance gets it by redelivery.
         if (stopping) return false
@@ -202,7 +232,10 @@ export const startPipeline = <T, B extends Batch<T>>(deps: PipelineDeps<T, B>): 
 
   const ackAll = (msgs: readonly JsMsg[]) => {
     try {
-      for (const m of msgs) m.ack()
+      for (const m of msgs) {
+        m.ack()
+        counters.acked++
+      }
     } catch (err) {
       // Only when the connection is closed; the rows are committed and redelivery is harmless.
       log.warn({ err, rows: msgs.length }, 'ack failed, the batch will be redelivered')
@@ -255,7 +288,10 @@ export const startPipeline = <T, B extends Batch<T>>(deps: PipelineDeps<T, B>): 
   return {
     counters,
     get failing() {
-      return failing
+      return failure !== null
+    },
+    get failure() {
+      return failure
     },
     get lastMessageTs() {
       return lastMessageTs

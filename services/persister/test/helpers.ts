@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connectNats, ensureStreams, type NatsConnection } from '@arb/bus'
 import { tickMsgId, topology, type Signal, type Tick, type Topology } from '@arb/contracts'
@@ -49,10 +50,13 @@ export interface Fixture {
   cleanup(): Promise<void>
 }
 
-/** A prefixed topology with its streams, a migrated fresh schema, and a NATS connection. */
-export const fixture = async (): Promise<Fixture> => {
+/**
+ * A prefixed topology with its streams, a migrated fresh schema, and a NATS connection; on the
+ * shared test database unless `databaseUrl` names another server (one the test may stop).
+ */
+export const fixture = async (opts: { databaseUrl?: string } = {}): Promise<Fixture> => {
   const natsUrl = await testNatsUrl()
-  const databaseUrl = await testDatabaseUrl()
+  const databaseUrl = opts.databaseUrl ?? (await testDatabaseUrl())
   const prefix = uniqueName('pers')
   const topo = topology(prefix)
   const nc = await connectNats(natsUrl, log, 'persister-test')
@@ -102,4 +106,66 @@ export const fixture = async (): Promise<Fixture> => {
       await db.drop()
     },
   }
+}
+
+export interface Load {
+  /** Ticks published and acknowledged by JetStream so far; tick(i) for i below this. */
+  readonly published: number
+  /** Stops publishing; resolves once every publish in flight was acknowledged. */
+  stop(): Promise<number>
+}
+
+/**
+ * Like an ingestor: a publish that fails (the machine's NATS is shared and busy) is sent again
+ * with the same Nats-Msg-Id, which JetStream stores once.
+ */
+const publishUntilAcked = async (f: Fixture, t: Tick): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await f.publishTick(t)
+      return
+    } catch (err) {
+      if (attempt >= 20) throw err
+      await new Promise((r) => setTimeout(r, 100 * attempt))
+    }
+  }
+}
+
+/**
+ * Publishes tick(first), tick(first + 1), … at `perSecond`, in small groups every 20 ms, the way
+ * several ingestors together feed the stream, until stopped.
+ */
+export const publishAtRate = (f: Fixture, perSecond: number, first = 0): Load => {
+  const STEP_MS = 20
+  let next = first
+  let published = 0
+  let stopped = false
+  const started = Date.now()
+  const done = (async () => {
+    while (!stopped) {
+      const due = Math.floor(((Date.now() - started) * perSecond) / 1000) - (next - first)
+      const group: Promise<unknown>[] = []
+      for (let k = 0; k < due; k++) group.push(publishUntilAcked(f, tick(next++)))
+      await Promise.all(group)
+      published += group.length
+      await new Promise((r) => setTimeout(r, STEP_MS))
+    }
+  })()
+  return {
+    get published() {
+      return published
+    },
+    stop: async () => {
+      stopped = true
+      await done
+      return published
+    },
+  }
+}
+
+/** Resident set size of a process, from /proc (Linux). */
+export const rssBytes = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!m) throw new Error(`no VmRSS for ${pid}`)
+  return Number(m[1]) * 1024
 }

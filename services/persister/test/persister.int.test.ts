@@ -3,7 +3,7 @@ import { connectNats } from '@arb/bus'
 import { signalWriter, tickWriter, type StoredTick } from '@arb/storage'
 import { eventually } from '@arb/testkit'
 import { openConsumers, startPersister, type Persister } from '../src/persister.js'
-import { MAX_MESSAGE_BYTES } from '../src/pipeline.js'
+import { MAX_MESSAGE_BYTES } from '@arb/contracts'
 import { fixture, log, signal, tick, type Fixture } from './helpers.js'
 
 /** The persister core in this process, against real NATS JetStream and PostgreSQL. */
@@ -82,6 +82,8 @@ describe('persister', () => {
       JSON.stringify({ ...tick(15), v: 2 }), // unknown version
       JSON.stringify({ ...tick(16), seq: 'a\u0000b' }), // NUL: PostgreSQL text cannot hold it
       JSON.stringify({ ...tick(17), pad: 'x'.repeat(1_000_000) }), // 1 MB: valid shape, refused by size
+      JSON.stringify({ ...tick(18), receivedTs: Date.now() + 3_600_000 }), // an hour ahead of this host's clock
+      JSON.stringify({ ...tick(19), pair: undefined }), // missing field
       '{"v":1,', // not JSON
       '', // empty
     ]
@@ -92,7 +94,7 @@ describe('persister', () => {
     await eventually(() => (p.ticks.counters.invalid === bad.length ? true : undefined), 10_000, 'invalid counted')
     await f.settled('persister')
     expect(await f.count()).toBe(good.length)
-    expect(p.ticks.counters).toMatchObject({ inserted: good.length, invalid: bad.length, received: 13 })
+    expect(p.ticks.counters).toMatchObject({ inserted: good.length, invalid: bad.length, received: 15 })
     expect(p.snapshot().counters).toMatchObject({ invalid: bad.length })
     // Terminated, so nothing comes back even after a restart with a fresh consumer handle.
     await p.stop()
@@ -162,12 +164,18 @@ describe('persister', () => {
     await f.pool.query('ALTER TABLE ticks RENAME TO ticks_away')
     const p = await start(f)
     await eventually(() => (p.ticks.counters.failures >= 2 ? true : undefined), 10_000, 'failed writes')
-    expect(p.snapshot().status).toBe('degraded')
+    expect(p.snapshot()).toMatchObject({
+      status: 'degraded',
+      // The SQLSTATE (undefined_table), never the message: heartbeats are public through /services.
+      reason: expect.stringMatching(/^database: ticks writes failing since \S+Z \(42P01, \d+ attempts\)$/),
+      counters: { acked: 0 },
+    })
     expect(p.ticks.counters.received).toBe(50)
     await f.pool.query('ALTER TABLE ticks_away RENAME TO ticks')
     await eventually(async () => ((await f.count()) === 50 ? true : undefined), 10_000, 'rows after recovery')
     await f.settled('persister')
     expect(p.snapshot().status).toBe('ok')
-    expect(p.ticks.counters).toMatchObject({ inserted: 50, duplicates: 0 })
+    expect(p.snapshot()).not.toHaveProperty('reason')
+    expect(p.ticks.counters).toMatchObject({ inserted: 50, duplicates: 0, acked: 50 })
   })
 })

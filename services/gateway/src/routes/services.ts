@@ -29,6 +29,7 @@ const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance:
         instance: e.instance,
         ...(e.exchange !== undefined ? { exchange: e.exchange } : {}),
         status: e.status,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
         startedAt: e.startedAt,
         lastSeen: e.lastSeen,
         ageMs: Math.max(0, now - e.lastSeen),
@@ -36,6 +37,7 @@ const servicesRoutes: FastifyPluginAsync<{ registry: ServicesRegistry; instance:
         lastMessageAgeMs: e.lastMessageTs === null ? null : Math.max(0, now - e.lastMessageTs),
         counters: e.counters,
         rates: e.rates,
+        ...(e.process !== undefined ? { process: e.process } : {}),
       }))
     return [...others, self].sort(byServiceThenInstance)
   })

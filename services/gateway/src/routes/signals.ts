@@ -3,7 +3,7 @@ import type { Signal, SignalState } from '@arb/contracts'
 import { NotFoundError } from '../errors.js'
 import { query } from '../plugins/db.js'
 import { ErrorBody, SignalHistory, SignalIdParams, SignalsPage, SignalsQuery } from '../schemas.js'
-import { encodeCursor, MAX_EVENTS, signalEventsSql, signalsSql, toFilter } from '../signals-query.js'
+import { checkSignalId, encodeCursor, MAX_EVENTS, signalEventsSql, signalsSql, toFilter } from '../signals-query.js'
 
 interface PageRow {
   payload: Signal
@@ -34,7 +34,7 @@ const signalsRoutes: FastifyPluginAsync = async (app) => {
     '/signals/:id',
     { schema: { params: SignalIdParams, response: { 200: SignalHistory, '4xx': ErrorBody, '5xx': ErrorBody } } },
     async (request) => {
-      const { id } = request.params
+      const id = checkSignalId(request.params.id)
       const q = signalEventsSql(id)
       const newestFirst = await query<{ payload: Signal }>(app.pg, q.text, q.values)
       const events = newestFirst
