@@ -1,12 +1,11 @@
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { parseConfig, SimulatorConfig, tickDecoder, type Level, type Tick } from '@arb/contracts'
+import { tickDecoder, type Level, type Tick } from '@arb/contracts'
 import { bitfinex as bitfinexAdapter, runFeed } from '@arb/exchanges'
 import { createLogger } from '@arb/observability'
-import { SIZE_DECIMALS, type BookView } from '../src/market.js'
 import { bitfinex } from '../src/protocols/bitfinex.js'
-import { startSimulator } from '../src/simulator.js'
+import { sleep, startOne, topOf } from './helpers.js'
 
 // The real Bitfinex adapter, driven by the real feed, against the simulator's Bitfinex v2 wire on port 0.
 
@@ -15,28 +14,7 @@ const log = createLogger({ service: 'simulator-bitfinex-test', level: process.en
 const PAIRS = ['BTC-EUR', 'BTC-USD']
 const SYMBOLS = ['tBTCEUR', 'tBTCUSD']
 
-const start = () =>
-  startSimulator({
-    config: parseConfig(SimulatorConfig, {
-      PORT: '0',
-      TICK_MS: '20',
-      PAIRS: PAIRS.join(','),
-      OPPORTUNITY_EVERY_MS: '600000',
-    }),
-    log,
-    exchanges: [bitfinex],
-  })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Top 10 of the simulator's own book, as the Tick contract writes levels. */
-const topOf = (book: BookView) => {
-  const level = (l: { price: number; size: number }): Level => [
-    l.price / 10 ** book.priceDecimals,
-    l.size / 10 ** SIZE_DECIMALS,
-  ]
-  return { bids: book.bids.slice(0, 10).map(level), asks: book.asks.slice(0, 10).map(level) }
-}
+const start = () => startOne(bitfinex, PAIRS)
 
 // `[PRICE,COUNT,AMOUNT]` with the number texts as sent.
 const LEVEL = /\[(-?[\d.e-]+),(\d+),(-?[\d.e-]+)\]/g

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { parseConfig, SimulatorConfig, tickDecoder, type Level, type Tick } from '@arb/contracts'
+import { tickDecoder, type Level, type Tick } from '@arb/contracts'
 import { gemini as geminiAdapter, runFeed } from '@arb/exchanges'
 import { createLogger } from '@arb/observability'
-import { SIZE_DECIMALS, type BookView } from '../src/market.js'
 import { gemini } from '../src/protocols/index.js'
-import { startSimulator } from '../src/simulator.js'
+import { sleep, startOne, topOf } from './helpers.js'
 
 // The real Gemini adapter, driven by the real feed, against the simulator's Gemini v2 wire on port 0.
 
@@ -14,28 +13,7 @@ const log = createLogger({ service: 'simulator-gemini-test', level: process.env[
 const PAIRS = ['BTC-EUR', 'BTC-USD']
 const SYMBOLS = ['BTCEUR', 'BTCUSD']
 
-const start = () =>
-  startSimulator({
-    config: parseConfig(SimulatorConfig, {
-      PORT: '0',
-      TICK_MS: '20',
-      PAIRS: PAIRS.join(','),
-      OPPORTUNITY_EVERY_MS: '600000',
-    }),
-    log,
-    exchanges: [gemini],
-  })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Top 10 of the simulator's own book, as the Tick contract writes levels. */
-const topOf = (book: BookView) => {
-  const level = (l: { price: number; size: number }): Level => [
-    l.price / 10 ** book.priceDecimals,
-    l.size / 10 ** SIZE_DECIMALS,
-  ]
-  return { bids: book.bids.slice(0, 10).map(level), asks: book.asks.slice(0, 10).map(level) }
-}
+const start = () => startOne(gemini, PAIRS)
 
 /** A v2 book kept by an independent reader of the wire, by exact price text. */
 class WireBook {
