@@ -4,7 +4,10 @@
  * Runs the real service (services/detector/src/main.ts) as a child process on a fresh
  * NATS_PREFIX, vouches for two feeds with ingestor heartbeats, then publishes BENCH_RATE ticks/s
  * (default 5000): coinbase holds a steady book, bl3p alternates a crossing bid and an uncrossing
- * one, so every bl3p tick yields exactly one signal (opened, closed, opened, …). Each bl3p bid
+ * one, so every bl3p tick yields exactly one signal (opened, closed, opened, …): 2,500 events a
+ * second, the stress case. BENCH_SIGNAL_EVERY=N flips the bid only every Nth bl3p tick, the ticks
+ * between keep their side, so the engine still evaluates every tick but 1 in N yields an event
+ * (N=25: 100 events a second, still more than any real market gives). Each bl3p bid
  * carries a unique price offset, and a single-level book makes the signal's sell price equal that
  * bid, so every signal is matched to the tick that caused it. Latency = publish of the tick →
  * receipt of the signal by a core subscriber on arb.signals, on one monotonic clock
@@ -14,6 +17,13 @@
  * measured includes the leadership check on every publish.
  *
  *   NATS_URL=nats://127.0.0.1:4222 pnpm bench:detector   # BENCH_SECONDS=10 BENCH_RATE=5000
+ *
+ * BENCH_DETECTOR_NODE_ARGS adds Node options to the detector only (NODE_OPTIONS refuses some), e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--trace-gc".
+ *
+ * BENCH_TARGET=relay measures the floor instead: bench/lib/relay.ts in the detector's place turns
+ * each bl3p tick into a signal without an engine, so the harness, NATS and JetStream's part of
+ * the latency is known on the machine at hand.
  */
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -28,6 +38,8 @@ const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10)
 const RATE = Number(process.env['BENCH_RATE'] ?? 5000)
 const PACE_MS = Number(process.env['BENCH_PACE_MS'] ?? 1)
+/** One bl3p tick in this many causes a signal event (1: every one, RATE / 2 events a second). */
+const SIGNAL_EVERY = Number(process.env['BENCH_SIGNAL_EVERY'] ?? 1)
 const WARMUP_S = 1
 const PRICE_STEP = 1e-7
 
@@ -35,7 +47,10 @@ const log = createLogger({ service: 'bench', level: 'warn' })
 const prefix = uniqueName('bench')
 const topo = topology(prefix)
 
-const detector = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'services/detector/src/main.ts'], {
+const nodeArgs = (process.env['BENCH_DETECTOR_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean)
+const TARGET = process.env['BENCH_TARGET'] ?? 'detector'
+const entry = TARGET === 'relay' ? 'bench/lib/relay.ts' : 'services/detector/src/main.ts'
+const detector = spawn(process.execPath, [...nodeArgs, '--conditions=source', '--import', 'tsx', entry], {
   env: {
     ...process.env,
     NATS_URL,
@@ -138,9 +153,13 @@ await new Promise<void>((resolve) => {
         continue
       }
       k++
-      // Odd k crosses (≈64 bps after fees), even k does not; the offset makes every bid unique.
-      const bid = (k % 2 === 1 ? 101.5 : 100.2) + k * PRICE_STEP
-      sentAt.set(bid, measuring ? performance.now() : -1)
+      // Every SIGNAL_EVERY-th bl3p tick flips the book between crossing (≈64 bps after fees) and
+      // not; the ticks between keep its side and move the bid too little for an `updated` event.
+      // The offset makes every bid unique.
+      const flip = k % SIGNAL_EVERY === 0
+      const crossing = Math.floor(k / SIGNAL_EVERY) % 2 === 1
+      const bid = (crossing ? 101.5 : 100.2) + k * PRICE_STEP
+      if (flip) sentAt.set(bid, measuring ? performance.now() : -1)
       publishTick('bl3p', bid, 102)
     }
     if (sent >= total) {
@@ -159,7 +178,9 @@ const fmt = (ms: number) => `${ms.toFixed(3)} ms`
 console.log(
   JSON.stringify(
     {
+      target: TARGET,
       rateTicksPerS: RATE,
+      signalsPerS: RATE / 2 / SIGNAL_EVERY,
       seconds: SECONDS,
       signalsMeasured: sorted.length,
       unmatchedTicks: sentAt.size,

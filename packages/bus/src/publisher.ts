@@ -1,5 +1,4 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/transport-node'
+import { createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from '@arb/observability'
 import { watchConnection } from './connect.js'
 
@@ -54,6 +53,8 @@ export interface JsPublisher {
 }
 
 const PUBLISH_TIMEOUT_MS = 5000
+/** How often attempts are checked for a missing answer: a timeout fires within this much of PUBLISH_TIMEOUT_MS. */
+const TIMEOUT_CHECK_MS = 500
 /**
  * Messages between the oldest unacknowledged one and the newest sent: bounds what is in flight,
  * and how far the send cursor can run ahead of a message waiting for its retry.
@@ -69,14 +70,23 @@ const DONE = 2
 
 interface Entry {
   readonly subject: string
-  readonly payload: string
+  /** Emptied once done: the entry itself stays in `items` until the next compaction. */
+  payload: string
   readonly msgId: string | undefined
   state: typeof WAITING | typeof IN_FLIGHT | typeof DONE
   attempts: number
   /** Held through a NATS outage or a failed attempt: counted as republished once acknowledged. */
   held: boolean
-  /** Connection epoch of the latest attempt: a late failure of an attempt the disconnect already requeued is ignored. */
-  epoch: number
+  /** Reply token of the latest attempt: its answer arrives on `<inbox>.<token>`. */
+  token: number
+  /** Epoch ms of the latest attempt. */
+  sentAt: number
+}
+
+interface PubAck {
+  readonly stream?: string
+  readonly duplicate?: boolean
+  readonly error?: { readonly code?: number; readonly description?: string }
 }
 
 /**
@@ -90,13 +100,18 @@ interface Entry {
  * place (their ack, if the server stored them, is lost with the connection; sending again with
  * the same id makes JetStream answer "duplicate" inside its duplicate window, DEDUP_WINDOW_S).
  * Messages without an id can be stored twice that way.
+ *
+ * A JetStream publish is a core publish with a reply subject, the stream's ack comes back on it.
+ * Each attempt is that publish, answered on one inbox subscription shared by all of them, and
+ * timed out by one periodic check. `js.publish` costs a request object, a timer, two promises and
+ * an Error with its stack (nats.js rejects the settled request on cleanup) per message: half the
+ * detector's CPU at 5,000 ticks/s (docs/benchmarks.md).
  */
 export const jsPublisher = (
   nc: NatsConnection,
   log: Logger,
-  opts: { buffer?: PublishBufferSettings; js?: JetStreamClient } = {},
+  opts: { buffer?: PublishBufferSettings } = {},
 ): JsPublisher => {
-  const js = opts.js ?? jetstream(nc)
   const buffer = opts.buffer ?? DEFAULT_PUBLISH_BUFFER
   const conn = watchConnection(nc)
   const stats: PublisherStats = {
@@ -116,7 +131,10 @@ export const jsPublisher = (
   let next = 0
   /** Waiting entries before `next`: attempts that failed and are to be sent again. */
   let resend = 0
-  let epoch = 0
+  const inbox = `${createInbox()}.`
+  let lastToken = 0
+  /** Attempts waiting for their answer, by token, in the order they were sent. */
+  const awaiting = new Map<number, Entry>()
   let pausedUntil = 0
   let retryTimer: NodeJS.Timeout | undefined
   let waiters: (() => void)[] = []
@@ -148,6 +166,9 @@ export const jsPublisher = (
 
   const settle = (e: Entry) => {
     e.state = DONE
+    // Kept until compaction, a payload would outlive two young-generation collections and be
+    // promoted: old-generation garbage at the publish rate, collected by full mark-compacts.
+    e.payload = ''
     stats.buffered--
     advance()
     if (stats.buffered === 0) wakeWaiters()
@@ -166,8 +187,7 @@ export const jsPublisher = (
     retryTimer = setTimeout(wake, RETRY_AFTER_MS).unref()
   }
 
-  const onFailure = (e: Entry, sentIn: number, err: unknown) => {
-    if (e.state !== IN_FLIGHT || e.epoch !== sentIn) return
+  const onFailure = (e: Entry, err: unknown) => {
     stats.failed++
     e.state = WAITING
     e.held = true
@@ -187,35 +207,77 @@ export const jsPublisher = (
   const send = (e: Entry) => {
     e.state = IN_FLIGHT
     e.attempts++
-    e.epoch = epoch
-    const sentIn = epoch
-    stats.inFlight++
-    js.publish(e.subject, e.payload, { ...(e.msgId ? { msgID: e.msgId } : {}), timeout: PUBLISH_TIMEOUT_MS }).then(
-      (ack) => {
-        if (sentIn === epoch) stats.inFlight--
-        if (e.state === DONE) return
-        // An attempt cut off by a disconnect whose ack still made it: no need to send it again.
-        if (e.state === WAITING) resend--
-        if (!ack.duplicate) stats.published++
-        // A duplicate at a later attempt is most likely the earlier attempt's own copy, whose ack was lost.
-        else if (e.attempts === 1) stats.duplicates++
-        if (e.held) stats.republished++
-        settle(e)
-        if (afterOutage && stats.buffered === 0) {
-          afterOutage = false
-          log.info(
-            { republished: stats.republished, bufferDropped: stats.bufferDropped },
-            'held messages all published',
-          )
-        }
-        pump()
-      },
-      (err: unknown) => {
-        if (sentIn === epoch) stats.inFlight--
-        onFailure(e, sentIn, err)
-      },
-    )
+    e.token = ++lastToken
+    e.sentAt = Date.now()
+    awaiting.set(e.token, e)
+    stats.inFlight = awaiting.size
+    try {
+      const h = headers()
+      if (e.msgId) h.set('Nats-Msg-Id', e.msgId)
+      nc.publish(e.subject, e.payload, { headers: h, reply: `${inbox}${e.token}` })
+    } catch (err) {
+      // Closed or draining: nothing will answer.
+      awaiting.delete(e.token)
+      stats.inFlight = awaiting.size
+      onFailure(e, err)
+    }
   }
+
+  const acked = (e: Entry, duplicate: boolean) => {
+    if (!duplicate) stats.published++
+    // A duplicate at a later attempt is most likely the earlier attempt's own copy, whose ack was lost.
+    else if (e.attempts === 1) stats.duplicates++
+    if (e.held) stats.republished++
+    settle(e)
+    if (afterOutage && stats.buffered === 0) {
+      afterOutage = false
+      log.info({ republished: stats.republished, bufferDropped: stats.bufferDropped }, 'held messages all published')
+    }
+  }
+
+  const answered = (msg: Msg) => {
+    const token = Number(msg.subject.slice(inbox.length))
+    const e = awaiting.get(token)
+    // The answer to an attempt already timed out or cut off by a disconnect: that one is sent again.
+    if (e === undefined) return
+    awaiting.delete(token)
+    stats.inFlight = awaiting.size
+    if (msg.headers?.hasError) {
+      // 503 "no responders": no stream takes this subject (yet).
+      onFailure(e, new Error(`jetstream publish refused: ${msg.headers.code} ${msg.headers.description}`))
+      return
+    }
+    let ack: PubAck
+    try {
+      ack = JSON.parse(msg.string()) as PubAck
+    } catch (err) {
+      onFailure(e, err)
+      return
+    }
+    if (ack.error !== undefined || ack.stream === undefined) {
+      onFailure(e, new Error(`jetstream publish refused: ${ack.error?.code} ${ack.error?.description}`))
+      return
+    }
+    acked(e, ack.duplicate === true)
+    pump()
+  }
+
+  const answers = nc.subscribe(`${inbox}*`, { callback: (_err, msg) => answered(msg) })
+
+  const timeouts = setInterval(() => {
+    const tooOld = Date.now() - PUBLISH_TIMEOUT_MS
+    // In send order: the first one young enough ends the search.
+    for (const [token, e] of awaiting) {
+      if (e.sentAt > tooOld) break
+      awaiting.delete(token)
+      onFailure(e, new Error(`jetstream publish timed out after ${PUBLISH_TIMEOUT_MS} ms`))
+    }
+    stats.inFlight = awaiting.size
+  }, TIMEOUT_CHECK_MS).unref()
+  void nc.closed().then(() => {
+    clearInterval(timeouts)
+    answers.unsubscribe()
+  })
 
   function pump(): void {
     if (!conn.up || nc.isClosed() || Date.now() < pausedUntil) return
@@ -265,9 +327,8 @@ export const jsPublisher = (
       pump()
       return
     }
-    // Attempts of the old connection are given up (counted as failed below); their late answers
-    // are taken only when they are acks.
-    epoch++
+    // Attempts of the old connection are given up (counted as failed) and sent again after it.
+    awaiting.clear()
     stats.inFlight = 0
     for (let i = head; i < items.length; i++) {
       const e = items[i]!
@@ -290,7 +351,7 @@ export const jsPublisher = (
         dropped()
         if (!room) return
       }
-      items.push({ subject, payload, msgId, state: WAITING, attempts: 0, held: !conn.up, epoch })
+      items.push({ subject, payload, msgId, state: WAITING, attempts: 0, held: !conn.up, token: 0, sentAt: 0 })
       stats.buffered++
       if (stats.buffered > stats.bufferPeak) stats.bufferPeak = stats.buffered
       pump()

@@ -142,6 +142,23 @@ describe('jsPublisher through a NATS outage', () => {
     expect(pub.stats).toMatchObject({ published: 5, republished: 5 })
   })
 
+  it('times out an attempt nobody answers and sends it again until it is stored', async () => {
+    topo = topology(uniqueName('pub'))
+    // A core subscriber and no stream: the publish has a responder (no 503), but no ack ever comes.
+    const silent = nc.subscribe(subject())
+    const pub = jsPublisher(nc, log, { buffer: { maxMessages: 1000, policy: 'drop-oldest' } })
+    const started = Date.now()
+    for (const i of range(0, 3)) pub.publish(subject(), `{"i":${i}}`, id(i))
+    await eventually(() => (pub.stats.failed >= 3 ? true : undefined), 10_000, 'three timeouts')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5000)
+    expect(pub.stats).toMatchObject({ buffered: 3, published: 0 })
+    await ensureStreams(nc, topo, DEFAULT_STREAM_SETTINGS, log)
+    await eventually(() => (pub.stats.buffered === 0 ? true : undefined), 15_000, 'stored at last')
+    silent.unsubscribe()
+    expect(await storedIds()).toEqual(range(0, 3).map(id))
+    expect(pub.stats).toMatchObject({ published: 3, republished: 3, inFlight: 0 })
+  })
+
   it('flush waits for acknowledgements, but only up to its timeout while NATS is down', async () => {
     const pub = await setup({ maxMessages: 1000, policy: 'drop-oldest' })
     for (const i of range(0, 10)) pub.publish(subject(), '{}', id(i))
