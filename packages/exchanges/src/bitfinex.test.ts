@@ -304,6 +304,28 @@ describe('bitfinex adapter', () => {
     expect(new Set(a).size).toBe(13)
   })
 
+  it('gives different seqs to the same two updates in a row when the book they leave differs', () => {
+    const v = vectors()
+    const session = bitfinex.createSession(['BTC-USD'])
+    play(session, [v[V_SUBSCRIBED]!, v[V_SNAPSHOT]!])
+    // Bids 6010 and 6020 come, a bid at 5800 is added, both go, then the same two updates again.
+    const updates = ['[6010,1,1]', '[6020,1,1]', '[5800,1,2]', '[6010,0,1]', '[6020,0,1]', '[6010,1,1]', '[6020,1,1]']
+    const ticks = ticksOf(
+      play(
+        session,
+        updates.map((u, i) => `[17082,${u},${i + 2}]`),
+        T0 + 1,
+      ),
+    )
+    expect(ticks).toHaveLength(7)
+    const [first, last] = [ticks[1]!, ticks[6]!]
+    expect(first.bids.slice(0, 2)).toEqual(last.bids.slice(0, 2))
+    expect(last.bids).toContainEqual([5800, 2])
+    expect(first.bids).not.toContainEqual([5800, 2])
+    // JetStream would store the second as a duplicate of the first if the ids were equal.
+    expect(new Set(ticks.map((t) => t.seq)).size).toBe(7)
+  })
+
   it('emits an unchanged top only once TICK_REFRESH_MS has passed, but counts every book frame as data', () => {
     const v = vectors()
     const session = bitfinex.createSession(['BTC-USD'])

@@ -5,7 +5,7 @@ import { TICK_DEPTH, type Pair, type Tick } from '@arb/contracts'
 import { isCrossed, L2Book, type Side } from './book.js'
 import { crc32 } from './kraken.js'
 import { CONTROL, excerpt, failure, isRecord } from './parse.js'
-import { FrameChain } from './seq.js'
+import { FrameChain, fnv1a64 } from './seq.js'
 import { TickGate } from './tick-gate.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult, ResyncCause } from './types.js'
 
@@ -30,7 +30,8 @@ import type { AdapterSession, ExchangeAdapter, FrameResult, ResyncCause } from '
  *   (maintenance end) is a `resync`, as the docs advise subscribing again.
  * - seq: the exchange's sequence is per connection, so two replicas number the same update
  *   differently; `seq` is the chained hash of `seq.ts` over the book payload (chanId and sequence
- *   number left out), chained per pair.
+ *   number left out), chained per pair, hashed again with the top of the book it leaves: one-level
+ *   updates repeat, and two ticks with one id would be stored once.
  * - Liveness: `hb` on a quiet channel, acks, `cs` and info are control. The feed's protocol
  *   pings and stale timeout cover a dead link; the application `ping` event is optional and not sent.
  */
@@ -233,9 +234,13 @@ class BitfinexSession implements AdapterSession {
     state.ready = true
     const top = state.book.top(TICK_DEPTH)
     if (isCrossed(top.bids, top.asks)) return resync(`crossed book for ${state.pair}`)
-    const seq = state.chain.next(JSON.stringify(body))
+    const link = state.chain.next(JSON.stringify(body))
     if (this.#paused) return CONTROL
     if (!state.gate.pass(top.bids, top.asks, receivedTs) && !snapshot) return { kind: 'ticks', ticks: [] }
+    // One-level updates repeat: the same two in a row recur within JetStream's duplicate window
+    // (5% of simulator ticks in 15 s), and the second tick would be dropped as a duplicate. The book
+    // they leave is what differs, and every replica computes the same one.
+    const seq = fnv1a64(link + JSON.stringify(top))
     const tick: Tick = { v: 1, exchange: 'bitfinex', pair: state.pair, seq, exchangeTs: null, receivedTs, ...top }
     return { kind: 'ticks', ticks: [tick] }
   }
