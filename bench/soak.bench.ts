@@ -5,16 +5,18 @@
  * SOAK_SECONDS (default 1800). Every service's heartbeat carries its process gauges; this bench
  * records them and reports, per service, after SOAK_WARMUP_S (default 120):
  *   - RSS growth: median RSS of the last minute vs median RSS of the first minute after warm-up
- *     (goal under 5%),
+ *     (goal under 5%), and the same medians of V8's used heap (a leak grows it) and of its reserved
+ *     heap (V8 sizing its generations grows that, and RSS with it),
  *   - event-loop delay: the p99 over the run of each beat's own p99, and the worst beat (goal p99 < 50 ms),
  *   - open file descriptors (sockets included) and active resources (handles, requests) at the
  *     start and at the end of the measured window: no growth expected across reconnects,
- * plus the ticks stored and the reconnects the ingestors counted.
+ * plus the ticks stored and the reconnects the ingestors counted. Every beat's gauges go to
+ * SOAK_SAMPLES (.data/soak-samples.csv) for plotting.
  *
  *   pnpm run build && NATS_URL=nats://127.0.0.1:4222 pnpm bench:soak   # SOAK_SECONDS=1800
  */
 import { spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, writeFileSync } from 'node:fs'
 import { connectNats } from '@arb/bus'
 import { heartbeatDecoder, topology, type Heartbeat } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
@@ -26,6 +28,7 @@ const TICK_MS = process.env['SOAK_TICK_MS'] ?? '20'
 const DISCONNECT_EVERY_MS = process.env['SOAK_DISCONNECT_EVERY_MS'] ?? '30000'
 const WINDOW_MS = 60_000
 const LOG_FILE = process.env['SOAK_LOG'] ?? '.data/soak-demo.log'
+const SAMPLES_FILE = process.env['SOAK_SAMPLES'] ?? '.data/soak-samples.csv'
 
 const log = createLogger({ service: 'bench', level: 'warn' })
 const topo = topology(process.env['NATS_PREFIX'] ?? '')
@@ -96,6 +99,8 @@ const results = [...samples]
     const first = list.filter((s) => s.at < measuredFrom + WINDOW_MS)
     const last = list.filter((s) => s.at > end - WINDOW_MS)
     const rss = (xs: Sample[]) => median(xs.map((s) => s.hb.process!.rssBytes))
+    const heap = (xs: Sample[]) => median(xs.map((s) => s.hb.process!.heapUsedBytes))
+    const heapTotal = (xs: Sample[]) => median(xs.map((s) => s.hb.process!.heapTotalBytes ?? NaN))
     const loop = list.map((s) => s.hb.process!.eventLoopDelayP99Ms)
     const gauge = (s: Sample | undefined, k: 'openFds' | 'activeResources') => s?.hb.process?.[k] ?? NaN
     return {
@@ -104,6 +109,10 @@ const results = [...samples]
       rssStartMiB: Number((rss(first) / 2 ** 20).toFixed(1)),
       rssEndMiB: Number((rss(last) / 2 ** 20).toFixed(1)),
       rssGrowthPct: Number(((rss(last) / rss(first) - 1) * 100).toFixed(2)),
+      heapStartMiB: Number((heap(first) / 2 ** 20).toFixed(1)),
+      heapEndMiB: Number((heap(last) / 2 ** 20).toFixed(1)),
+      heapTotalStartMiB: Number((heapTotal(first) / 2 ** 20).toFixed(1)),
+      heapTotalEndMiB: Number((heapTotal(last) / 2 ** 20).toFixed(1)),
       loopP99Ms: quantile(loop, 0.99),
       loopMaxMs: Math.max(...loop),
       fdsStart: gauge(list[0], 'openFds'),
@@ -129,5 +138,17 @@ console.log(
     2,
   ),
 )
-console.log(`demo output (stored ticks, signals, peak RSS): tail ${LOG_FILE}`)
+writeFileSync(
+  SAMPLES_FILE,
+  [
+    'service,atMs,rssBytes,heapUsedBytes,heapTotalBytes,externalBytes,eventLoopDelayP99Ms',
+    ...[...samples].flatMap(([service, list]) =>
+      list.map(
+        ({ at, hb }) =>
+          `${service},${at - started},${hb.process!.rssBytes},${hb.process!.heapUsedBytes},${hb.process!.heapTotalBytes ?? ''},${hb.process!.externalBytes ?? ''},${hb.process!.eventLoopDelayP99Ms}`,
+      ),
+    ),
+  ].join('\n') + '\n',
+)
+console.log(`demo output (stored ticks, signals, peak RSS): tail ${LOG_FILE}; every beat's gauges: ${SAMPLES_FILE}`)
 await nc.drain()

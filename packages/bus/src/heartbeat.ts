@@ -27,6 +27,8 @@ export const processGauges = (): { read: () => ProcessGauges; stop: () => void }
     const gauges: ProcessGauges = {
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      heapTotalBytes: mem.heapTotal,
+      externalBytes: mem.external,
       eventLoopDelayP99Ms: loop.count > 0 ? Math.round(loop.percentile(99) / 1e4) / 100 : 0,
       activeResources: process.getActiveResourcesInfo().length,
       ...openFds(),

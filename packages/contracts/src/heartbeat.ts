@@ -14,6 +14,12 @@ export type ServiceName = Static<typeof ServiceName>
 export const ProcessGauges = Type.Object({
   rssBytes: Type.Number({ minimum: 0 }),
   heapUsedBytes: Type.Number({ minimum: 0 }),
+  heapTotalBytes: Type.Optional(
+    Type.Number({ minimum: 0, description: "V8's heap as reserved: used, garbage and room to grow (RSS follows it)" }),
+  ),
+  externalBytes: Type.Optional(
+    Type.Number({ minimum: 0, description: 'memory outside the V8 heap held by JS objects (Buffers)' }),
+  ),
   eventLoopDelayP99Ms: Type.Number({ minimum: 0, description: 'p99 event-loop delay since the previous beat' }),
   activeResources: Type.Integer({ minimum: 0, description: 'handles and requests keeping the loop alive' }),
   openFds: Type.Optional(Type.Integer({ minimum: 0, description: 'open file descriptors (sockets included); Linux' })),
