@@ -1,42 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
-import { parseConfig, SimulatorConfig, tickDecoder, type Level, type Tick } from '@arb/contracts'
-import { binance as binanceAdapter, runFeed, type Feed } from '@arb/exchanges'
-import { createLogger } from '@arb/observability'
-import { startSimulator, type Simulator } from '../src/simulator.js'
+import { tickDecoder, type Level } from '@arb/contracts'
+import { binance as binanceAdapter } from '@arb/exchanges'
+import type { Simulator } from '../src/simulator.js'
 import { binance } from '../src/protocols/index.js'
+import { connect, runFeedAgainst, sleep, startOne, wsUrlOf } from './helpers.js'
 
 // The real Binance adapter, driven by the real feed, against the simulator's WebSocket streams and
 // REST snapshot: the path production takes against stream.binance.com and api.binance.com.
 
-type Msg = Record<string, unknown>
-const log = createLogger({ service: 'simulator-binance-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
+const PAIRS = ['BTC-EUR', 'ETH-EUR']
 const RUN_MS = 3000
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Connects and keeps every frame's text, in arrival order. */
-const connect = async (url: string) => {
-  const ws = new WebSocket(url)
-  const raws: string[] = []
-  ws.on('message', (data) => raws.push(String(data)))
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return {
-    ws,
-    raws,
-    closed,
-    msgs: () => raws.map((r) => JSON.parse(r) as Msg),
-    send: (msg: unknown) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
-    close: async () => {
-      ws.close()
-      await closed
-    },
-  }
-}
 
 interface Depth {
   U: number
@@ -93,17 +66,8 @@ describe('binance simulator', () => {
   let restUrl: string
 
   beforeAll(async () => {
-    sim = await startSimulator({
-      config: parseConfig(SimulatorConfig, {
-        PORT: '0',
-        TICK_MS: '20',
-        PAIRS: 'BTC-EUR,ETH-EUR',
-        OPPORTUNITY_EVERY_MS: '600000',
-      }),
-      log,
-      exchanges: [binance],
-    })
-    wsUrl = sim.endpoints.find((e) => e.exchange === 'binance')!.url
+    sim = await startOne(binance, PAIRS)
+    wsUrl = wsUrlOf(sim, 'binance')
     restUrl = `${sim.httpUrl}/binance`
   })
   afterAll(() => sim.close())
@@ -184,43 +148,25 @@ describe('binance simulator', () => {
     const observed = new Map<string, Awaited<ReturnType<typeof fetch>>>()
     for (const sym of ['BTCEUR', 'ETHEUR']) observed.set(sym, await fetch(`${restUrl}/api/v3/depth?symbol=${sym}`))
 
-    const ticks: Tick[] = []
-    const statuses: string[] = []
-    const feed: Feed = runFeed({
-      adapter: binanceAdapter,
-      pairs: ['BTC-EUR', 'ETH-EUR'],
-      baseUrl: wsUrl,
-      restBaseUrl: restUrl,
-      log,
-      onTicks: (t) => ticks.push(...t),
-      onStatus: (s) => statuses.push(s),
-      staleAfterMs: 5000,
-      backoffMinMs: 50,
-      backoffMaxMs: 500,
+    const { ticks, running } = await runFeedAgainst(sim, binanceAdapter, PAIRS, RUN_MS)
+    expect(running.status).toBe('connected')
+    // Syncing while a snapshot is pending (both pairs' usually in one go), never disconnected.
+    expect(running.statuses.slice(0, 3)).toEqual(['connecting', 'connected', 'syncing'])
+    expect(running.statuses.at(-1)).toBe('connected')
+    expect(running.statuses).not.toContain('disconnected')
+    expect(running.counters).toMatchObject({
+      snapshots: 2,
+      snapshotFailures: 0,
+      rateLimited: 0,
+      resyncs: 0,
+      errors: 0,
+      malformed: 0,
+      reconnects: 0,
     })
-    try {
-      await sleep(RUN_MS)
-      expect(feed.status()).toBe('connected')
-      // Syncing while a snapshot is pending (both pairs' usually in one go), never disconnected.
-      expect(statuses.slice(0, 3)).toEqual(['connecting', 'connected', 'syncing'])
-      expect(statuses.at(-1)).toBe('connected')
-      expect(statuses).not.toContain('disconnected')
-      expect(feed.counters).toMatchObject({
-        snapshots: 2,
-        snapshotFailures: 0,
-        rateLimited: 0,
-        resyncs: 0,
-        errors: 0,
-        malformed: 0,
-        reconnects: 0,
-      })
-      for (const pair of ['BTC-EUR', 'ETH-EUR']) {
-        expect(ticks.filter((t) => t.pair === pair).length, pair).toBeGreaterThan(10)
-      }
-      for (const t of ticks) expect(tickDecoder.check(t)).toBe(true)
-    } finally {
-      await feed.stop()
+    for (const pair of PAIRS) {
+      expect(ticks.filter((t) => t.pair === pair).length, pair).toBeGreaterThan(10)
     }
+    for (const t of ticks) expect(tickDecoder.check(t)).toBe(true)
 
     // The observer's book after each event, by update id, compared with the adapter's ticks.
     const tops = new Map<string, { bids: Level[]; asks: Level[] }>()

@@ -1,16 +1,12 @@
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
 import { tickDecoder, type Level, type Tick } from '@arb/contracts'
-import { bitfinex as bitfinexAdapter, runFeed } from '@arb/exchanges'
-import { createLogger } from '@arb/observability'
+import { bitfinex as bitfinexAdapter } from '@arb/exchanges'
 import { bitfinex } from '../src/protocols/bitfinex.js'
-import { sleep, startOne, topOf } from './helpers.js'
+import { connect, runFeedAgainst, sleep, startOne, topOf, wsUrlOf, type Msg } from './helpers.js'
 
 // The real Bitfinex adapter, driven by the real feed, against the simulator's Bitfinex v2 wire on port 0.
 
-type Msg = Record<string, unknown>
-const log = createLogger({ service: 'simulator-bitfinex-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
 const PAIRS = ['BTC-EUR', 'BTC-USD']
 const SYMBOLS = ['tBTCEUR', 'tBTCUSD']
 
@@ -53,50 +49,26 @@ class WireBook {
   }
 }
 
-/** A raw client: keeps every frame's text in order. */
-const rawClient = async (url: string) => {
-  const ws = new WebSocket(url)
-  const texts: string[] = []
-  ws.on('message', (data) => texts.push(String(data)))
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-  const msgs = () => texts.map((t) => JSON.parse(t) as unknown)
-  return { ws, texts, msgs, closed, send: (m: unknown) => ws.send(JSON.stringify(m)) }
-}
-
 describe('Bitfinex v2 simulator', () => {
   it('feeds the real adapter through runFeed: ticks for both pairs, no resync, no error, books equal to the wire', async () => {
     const sim = await start()
-    const url = sim.endpoints.find((e) => e.exchange === 'bitfinex')!.url
+    const url = wsUrlOf(sim, 'bitfinex')
     expect(url).toBe(`ws://127.0.0.1:${sim.port}/bitfinex`)
-    const raw = await rawClient(url)
+    const raw = await connect(url)
     for (const frame of bitfinexAdapter.subscribe(PAIRS)) raw.send(frame)
-    const ticks: Tick[] = []
-    const feed = runFeed({
-      adapter: bitfinexAdapter,
-      pairs: PAIRS,
-      baseUrl: url,
-      log,
-      onTicks: (t) => ticks.push(...t),
-      staleAfterMs: 10_000,
-      backoffMinMs: 100,
-      backoffMaxMs: 1000,
-    })
-    try {
-      await sleep(3000)
-      expect(feed.status()).toBe('connected')
+    const { feed, ticks, running } = await runFeedAgainst(sim, bitfinexAdapter, PAIRS, 3000, {
       // Stops the market, then closes the sockets after everything already sent.
-      await sim.close()
-      await raw.closed
-    } finally {
-      await feed.stop()
-    }
-
+      beforeStop: async () => {
+        await sim.close()
+        await raw.closed
+      },
+    })
+    expect(running.status).toBe('connected')
     expect(feed.counters).toMatchObject({ resyncs: 0, errors: 0, malformed: 0, staleTimeouts: 0 })
     for (const t of ticks) expect(tickDecoder.check(t), JSON.stringify(t)).toBe(true)
 
     // The wire, read independently: acks, one connection-wide sequence, a verifying cs after every book message.
-    const msgs = raw.msgs()
+    const msgs = raw.msgs<unknown>()
     expect(msgs[0]).toMatchObject({ event: 'info', version: 2, platform: { status: 1 } })
     expect(msgs[1]).toEqual({ event: 'conf', status: 'OK', flags: 196_608 })
     const acks = msgs.filter((m): m is Msg => !Array.isArray(m) && (m as Msg)['event'] === 'subscribed')
@@ -108,7 +80,7 @@ describe('Bitfinex v2 simulator', () => {
     let checksums = 0
     let updates = 0
     let pendingCs = false
-    for (const text of raw.texts) {
+    for (const text of raw.raws) {
       const m = JSON.parse(text) as unknown
       if (!Array.isArray(m)) continue
       expect(m.at(-1), 'sequence').toBe(++seq)
@@ -132,7 +104,7 @@ describe('Bitfinex v2 simulator', () => {
     // The same frames through a fresh session: never a resync, and the wire's books.
     const session = bitfinexAdapter.createSession(PAIRS)
     const replayed: Tick[] = []
-    for (const text of raw.texts) {
+    for (const text of raw.raws) {
       const r = session.onFrame(JSON.parse(text), 0, text)
       expect(['ticks', 'control'], JSON.stringify(r)).toContain(r.kind)
       if (r.kind === 'ticks') replayed.push(...r.ticks)
@@ -154,9 +126,9 @@ describe('Bitfinex v2 simulator', () => {
 
   it('answers ping, refuses what it cannot serve, and sends no sequence numbers or checksums without conf', async () => {
     const sim = await start()
-    const url = sim.endpoints.find((e) => e.exchange === 'bitfinex')!.url
+    const url = wsUrlOf(sim, 'bitfinex')
     try {
-      const c = await rawClient(`${url}/ws/2`)
+      const c = await connect(`${url}/ws/2`)
       const sub = { event: 'subscribe', channel: 'book', symbol: 'tBTCUSD', prec: 'P0', freq: 'F0', len: '25' }
       c.send({ event: 'ping', cid: 1234 })
       c.send({ ...sub, subId: 7 })
@@ -167,7 +139,7 @@ describe('Bitfinex v2 simulator', () => {
       c.send({ ...sub, channel: 'trades' })
       c.send({ event: 'nosuchevent' })
       await sleep(300)
-      const msgs = c.msgs()
+      const msgs = c.msgs<unknown>()
       const events = msgs.filter((m): m is Msg => !Array.isArray(m))
       expect(events[0]).toMatchObject({ event: 'info', version: 2 })
       expect(events[1]).toMatchObject({ event: 'pong', cid: 1234 })
@@ -197,9 +169,8 @@ describe('Bitfinex v2 simulator', () => {
       expect(asks.map((l) => l[0])).toEqual([...asks.map((l) => l[0])].sort((a, b) => a - b))
       expect(bids[0]![0]).toBeLessThan(asks[0]![0])
       for (const l of levels) expect(Number.isInteger(l[0]) && l[1] >= 1).toBe(true)
-      c.ws.close()
-      await c.closed
-      const notFound = await rawClient(`${url}/ws/1`)
+      await c.close()
+      const notFound = await connect(`${url}/ws/1`)
       expect(await notFound.closed).toBe(4404)
     } finally {
       await sim.close()

@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
-import { parseConfig, SimulatorConfig, tickDecoder, type Level, type Tick } from '@arb/contracts'
-import { bitstamp as bitstampAdapter, runFeed, type Feed } from '@arb/exchanges'
-import { createLogger } from '@arb/observability'
-import { startSimulator, type Simulator } from '../src/simulator.js'
+import { tickDecoder, type Level } from '@arb/contracts'
+import { bitstamp as bitstampAdapter } from '@arb/exchanges'
+import type { Simulator } from '../src/simulator.js'
 import { bitstamp } from '../src/protocols/index.js'
+import { connect, runFeedAgainst, sleep, startOne, wsUrlOf, type FeedRun } from './helpers.js'
 
 // The real Bitstamp adapter, driven by the real feed, against the simulator's WebSocket and REST
 // snapshot: the same path production takes against ws.bitstamp.net and www.bitstamp.net.
 
-type Msg = Record<string, unknown>
-const log = createLogger({ service: 'simulator-bitstamp-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
 const PAIRS = ['BTC-EUR', 'ETH-EUR', 'BTC-USD']
 const RUN_MS = 3000
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface RestBook {
   microtimestamp: string
@@ -30,35 +25,21 @@ describe('bitstamp simulator', () => {
   let restUrl: string
 
   beforeAll(async () => {
-    sim = await startSimulator({
-      config: parseConfig(SimulatorConfig, {
-        PORT: '0',
-        TICK_MS: '20',
-        PAIRS: 'BTC-EUR,ETH-EUR',
-        OPPORTUNITY_EVERY_MS: '600000',
-      }),
-      log,
-      exchanges: [bitstamp],
-    })
-    wsUrl = sim.endpoints.find((e) => e.exchange === 'bitstamp')!.url
+    sim = await startOne(bitstamp, PAIRS)
+    wsUrl = wsUrlOf(sim, 'bitstamp')
     restUrl = `${sim.httpUrl}/bitstamp`
   })
   afterAll(() => sim.close())
 
   it('speaks the captured wire: ack, diffs with rising microtimestamps, heartbeat reply, errors, REST book', async () => {
-    const ws = new WebSocket(wsUrl)
-    const frames: Msg[] = []
-    ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Msg))
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve())
-      ws.once('error', reject)
-    })
-    ws.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_btceur"}}')
-    ws.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_dogeeur"}}')
-    ws.send('{"event":"bts:heartbeat"}')
-    ws.send('not json')
+    const c = await connect(wsUrl)
+    c.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_btceur"}}')
+    c.send('{"event":"bts:subscribe","data":{"channel":"diff_order_book_dogeeur"}}')
+    c.send('{"event":"bts:heartbeat"}')
+    c.send('not json')
     await sleep(500)
-    ws.close()
+    const frames = c.msgs()
+    await c.close()
     expect(frames[0]).toEqual({ event: 'bts:subscription_succeeded', channel: 'diff_order_book_btceur', data: {} })
     const controls = frames.filter((f) => f['event'] !== 'data')
     expect(controls.slice(1)).toEqual([
@@ -99,28 +80,26 @@ describe('bitstamp simulator', () => {
   })
 
   describe('the real adapter through runFeed', () => {
-    let feed: Feed
-    const ticks: Tick[] = []
+    let run: FeedRun
+    const restBooks = new Map<string, RestBook>()
 
     beforeAll(async () => {
-      feed = runFeed({
-        adapter: bitstampAdapter,
-        pairs: PAIRS,
-        baseUrl: wsUrl,
-        restBaseUrl: restUrl,
-        log,
-        onTicks: (batch) => ticks.push(...batch),
-        staleAfterMs: 5000,
-        backoffMinMs: 100,
-        backoffMaxMs: 1000,
+      run = await runFeedAgainst(sim, bitstampAdapter, PAIRS, RUN_MS, {
+        // Read while the feed runs, so its ticks up to each book's microtimestamp can be found.
+        beforeStop: async () => {
+          for (const pair of PAIRS) {
+            const res = await fetch(bitstampAdapter.snapshotUrl!(pair, restUrl))
+            restBooks.set(pair, (await res.json()) as RestBook)
+          }
+          // Let the diffs up to those moments reach the adapter.
+          await sleep(200)
+        },
       })
-      await sleep(RUN_MS)
     })
-    afterAll(() => feed.stop())
 
     it('syncs every pair from one REST snapshot each and ticks with no resync, error or reconnect', () => {
-      expect(feed.status()).toBe('connected')
-      expect(feed.counters).toMatchObject({
+      expect(run.running.status).toBe('connected')
+      expect(run.running.counters).toMatchObject({
         resyncs: 0,
         errors: 0,
         malformed: 0,
@@ -131,25 +110,22 @@ describe('bitstamp simulator', () => {
         rateLimited: 0,
       })
       for (const pair of PAIRS) {
-        const mine = ticks.filter((t) => t.pair === pair)
+        const mine = run.ticks.filter((t) => t.pair === pair)
         // A step every 20 ms moves the top of most books; well over one tick a second either way.
         expect(mine.length, pair).toBeGreaterThan(RUN_MS / 1000 / 0.2)
         expect(new Set(mine.map((t) => t.seq)).size, pair).toBe(mine.length)
       }
-      for (const t of ticks) {
+      for (const t of run.ticks) {
         expect(tickDecoder.check(t)).toBe(true)
         expect(t.exchange).toBe('bitstamp')
       }
     })
 
-    it("builds the same top 10 as the simulator's REST book at the same microtimestamp", async () => {
+    it("builds the same top 10 as the simulator's REST book at the same microtimestamp", () => {
       for (const pair of PAIRS) {
-        const res = await fetch(bitstampAdapter.snapshotUrl!(pair, restUrl))
-        const book = (await res.json()) as RestBook
+        const book = restBooks.get(pair)!
         const atMs = Math.floor(Number(book.microtimestamp) / 1000)
-        // Let the diffs up to that moment reach the adapter.
-        await sleep(200)
-        const upTo = ticks.filter((t) => t.pair === pair && t.exchangeTs !== null && t.exchangeTs <= atMs)
+        const upTo = run.ticks.filter((t) => t.pair === pair && t.exchangeTs !== null && t.exchangeTs <= atMs)
         const last = upTo.at(-1)
         expect(last, pair).toBeDefined()
         expect(last!.bids, pair).toEqual(top10(book.bids))

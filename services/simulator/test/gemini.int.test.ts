@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
-import { tickDecoder, type Level, type Tick } from '@arb/contracts'
-import { gemini as geminiAdapter, runFeed } from '@arb/exchanges'
-import { createLogger } from '@arb/observability'
+import { tickDecoder, type Level } from '@arb/contracts'
+import { gemini as geminiAdapter } from '@arb/exchanges'
 import { gemini } from '../src/protocols/index.js'
-import { sleep, startOne, topOf } from './helpers.js'
+import { connect, runFeedAgainst, sleep, startOne, topOf, wsUrlOf } from './helpers.js'
 
 // The real Gemini adapter, driven by the real feed, against the simulator's Gemini v2 wire on port 0.
 
-type Msg = Record<string, unknown>
-const log = createLogger({ service: 'simulator-gemini-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' })
 const PAIRS = ['BTC-EUR', 'BTC-USD']
 const SYMBOLS = ['BTCEUR', 'BTCUSD']
 
@@ -40,51 +36,29 @@ class WireBook {
   }
 }
 
-/** A raw client: subscribes like the adapter, keeps every message in order. */
-const rawClient = async (url: string) => {
-  const ws = new WebSocket(url)
-  const msgs: Msg[] = []
-  ws.on('message', (data) => msgs.push(JSON.parse(String(data)) as Msg))
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-  return { ws, msgs, closed }
-}
-
 describe('Gemini v2 simulator', () => {
   it('feeds the real adapter through runFeed: ticks for both pairs, no resync, no error, books equal to the wire', async () => {
     const sim = await start()
-    const url = sim.endpoints.find((e) => e.exchange === 'gemini')!.url
+    const url = wsUrlOf(sim, 'gemini')
     expect(url).toBe(`ws://127.0.0.1:${sim.port}/gemini`)
-    const raw = await rawClient(url)
-    raw.ws.send(JSON.stringify(geminiAdapter.subscribe(PAIRS)[0]))
-    const ticks: Tick[] = []
-    const feed = runFeed({
-      adapter: geminiAdapter,
-      pairs: PAIRS,
-      baseUrl: url,
-      log,
-      onTicks: (t) => ticks.push(...t),
-      staleAfterMs: 10_000,
-      backoffMinMs: 100,
-      backoffMaxMs: 1000,
-    })
-    try {
-      // Past one 5 s heartbeat.
-      await sleep(5600)
-      expect(feed.status()).toBe('connected')
+    const raw = await connect(url)
+    raw.send(geminiAdapter.subscribe(PAIRS)[0])
+    // Past one 5 s heartbeat.
+    const { feed, ticks, running } = await runFeedAgainst(sim, geminiAdapter, PAIRS, 5600, {
       // Stops the market, then closes the sockets after everything already sent.
-      await sim.close()
-      await raw.closed
-    } finally {
-      await feed.stop()
-    }
-
+      beforeStop: async () => {
+        await sim.close()
+        await raw.closed
+      },
+    })
+    expect(running.status).toBe('connected')
     expect(feed.counters).toMatchObject({ resyncs: 0, errors: 0, malformed: 0, staleTimeouts: 0 })
     for (const t of ticks) expect(tickDecoder.check(t), JSON.stringify(t)).toBe(true)
+    const frames = raw.msgs()
     const wire = new Map(SYMBOLS.map((s) => [s, new WireBook()]))
     const initials = new Set<string>()
     let updates = 0
-    for (const m of raw.msgs) {
+    for (const m of frames) {
       if (m['type'] !== 'l2_updates') continue
       const symbol = m['symbol'] as string
       if (Array.isArray(m['trades'])) {
@@ -99,7 +73,7 @@ describe('Gemini v2 simulator', () => {
     }
     expect([...initials].sort()).toEqual(SYMBOLS)
     expect(updates).toBeGreaterThan(50)
-    const kinds = new Set(raw.msgs.map((m) => m['type']))
+    const kinds = new Set(frames.map((m) => m['type']))
     expect([...kinds].sort()).toEqual(['heartbeat', 'l2_updates', 'trade'])
 
     for (const [i, pair] of PAIRS.entries()) {
@@ -116,14 +90,15 @@ describe('Gemini v2 simulator', () => {
 
   it('sends no ack, one initial book per symbol, and refuses what it cannot serve', async () => {
     const sim = await start()
-    const url = sim.endpoints.find((e) => e.exchange === 'gemini')!.url
+    const url = wsUrlOf(sim, 'gemini')
     try {
-      const c = await rawClient(`${url}/v2/marketdata`)
-      c.ws.send(JSON.stringify({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD'] }] }))
+      const c = await connect(`${url}/v2/marketdata`)
+      c.send({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD'] }] })
       // Subscribing again to the same symbol does not resend its book.
-      c.ws.send(JSON.stringify({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD', 'BTCEUR'] }] }))
+      c.send({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD', 'BTCEUR'] }] })
       await sleep(400)
-      const first = c.msgs[0]!
+      const msgs = c.msgs()
+      const first = msgs[0]!
       expect(first).toMatchObject({ type: 'l2_updates', symbol: 'BTCUSD', auction_events: [] })
       expect(Array.isArray(first['trades'])).toBe(true)
       const changes = first['changes'] as [string, string, string][]
@@ -132,25 +107,23 @@ describe('Gemini v2 simulator', () => {
       expect(bids).toEqual([...bids].sort((a, b) => b - a))
       expect(asks).toEqual([...asks].sort((a, b) => a - b))
       expect(bids[0]!).toBeLessThan(asks[0]!)
-      const initials = c.msgs.filter((m) => Array.isArray(m['trades'])).map((m) => m['symbol'])
+      const initials = msgs.filter((m) => Array.isArray(m['trades'])).map((m) => m['symbol'])
       expect(initials).toEqual(['BTCUSD', 'BTCEUR'])
-      c.ws.send(JSON.stringify({ type: 'unsubscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD', 'BTCEUR'] }] }))
+      c.send({ type: 'unsubscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD', 'BTCEUR'] }] })
       await sleep(100)
-      const after = c.msgs.length
+      const after = c.raws.length
       await sleep(300)
-      expect(c.msgs.slice(after).filter((m) => m['type'] === 'l2_updates')).toEqual([])
-      c.ws.close()
-      await c.closed
+      const late = c.msgs().slice(after)
+      expect(late.filter((m) => m['type'] === 'l2_updates')).toEqual([])
+      await c.close()
 
-      const unknown = await rawClient(url)
-      unknown.ws.send(JSON.stringify({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['FOOBAR'] }] }))
+      const unknown = await connect(url)
+      unknown.send({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['FOOBAR'] }] })
       expect(await unknown.closed).toBe(1008)
-      const candles = await rawClient(url)
-      candles.ws.send(
-        JSON.stringify({ type: 'subscribe', subscriptions: [{ name: 'candles_1m', symbols: ['BTCUSD'] }] }),
-      )
+      const candles = await connect(url)
+      candles.send({ type: 'subscribe', subscriptions: [{ name: 'candles_1m', symbols: ['BTCUSD'] }] })
       expect(await candles.closed).toBe(1008)
-      const notFound = await rawClient(`${url}/v1/marketdata/BTCUSD`)
+      const notFound = await connect(`${url}/v1/marketdata/BTCUSD`)
       expect(await notFound.closed).toBe(4404)
     } finally {
       await sim.close()
