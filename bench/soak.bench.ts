@@ -2,8 +2,9 @@
  * Soak: the whole demo (simulator, every ingestor, persister, detector, gateway — the built
  * services, so run `pnpm run build` first) at 5× its normal tick rate (TICK_MS=20 instead of 100),
  * with the simulator dropping every exchange connection every 30 s (DISCONNECT_EVERY_MS), for
- * SOAK_SECONDS (default 1800). Every service's heartbeat carries its process gauges; this bench
- * records them and reports, per service, after SOAK_WARMUP_S (default 120):
+ * SOAK_SECONDS (default 3000). Every service's heartbeat carries its process gauges; this bench
+ * records them and reports, per service, after SOAK_WARMUP_S (default 1200: V8 sizes its heap for
+ * the first ~20 minutes at this load, docs/benchmarks.md), so 30 minutes are measured:
  *   - RSS growth: median RSS of the last minute vs median RSS of the first minute after warm-up
  *     (goal under 5%), and the same medians of V8's used heap (a leak grows it) and of its reserved
  *     heap (V8 sizing its generations grows that, and RSS with it),
@@ -13,7 +14,7 @@
  * plus the ticks stored and the reconnects the ingestors counted. Every beat's gauges go to
  * SOAK_SAMPLES (.data/soak-samples.csv) for plotting.
  *
- *   pnpm run build && NATS_URL=nats://127.0.0.1:4222 pnpm bench:soak   # SOAK_SECONDS=1800
+ *   pnpm run build && NATS_URL=nats://127.0.0.1:4222 pnpm bench:soak   # SOAK_SECONDS=3000 SOAK_WARMUP_S=1200
  */
 import { spawn } from 'node:child_process'
 import { createWriteStream, writeFileSync } from 'node:fs'
@@ -22,8 +23,8 @@ import { heartbeatDecoder, topology, type Heartbeat } from '@arb/contracts'
 import { createLogger } from '@arb/observability'
 
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
-const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 1800)
-const WARMUP_S = Number(process.env['SOAK_WARMUP_S'] ?? 120)
+const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 3000)
+const WARMUP_S = Number(process.env['SOAK_WARMUP_S'] ?? 1200)
 const TICK_MS = process.env['SOAK_TICK_MS'] ?? '20'
 const DISCONNECT_EVERY_MS = process.env['SOAK_DISCONNECT_EVERY_MS'] ?? '30000'
 const WINDOW_MS = 60_000
