@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from '@arb/observability'
 
-export type { NatsConnection } from '@nats-io/transport-node'
+export type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 
 /** How often a process that cannot reach NATS at start-up says it is still trying. */
 const WAITING_LOG_EVERY_MS = 5000

@@ -4,7 +4,9 @@ export {
   natsIsUp,
   watchConnection,
   type ConnectionState,
+  type Msg,
   type NatsConnection,
+  type Subscription,
 } from './connect.js'
 export { ensureStreams, DEFAULT_STREAM_SETTINGS, type StreamSettings } from './streams.js'
 export { startHeartbeat, defaultInstanceId, processGauges, type HeartbeatSource } from './heartbeat.js'

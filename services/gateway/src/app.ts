@@ -9,7 +9,6 @@ import Fastify, {
 } from 'fastify'
 import type pg from 'pg'
 import { Signal, type Heartbeat, type Topology } from '@arb/contracts'
-import { natsIsUp, type NatsConnection } from '@arb/bus'
 import type { Logger } from '@arb/observability'
 import dbPlugin from './plugins/db.js'
 import { BadRequestError, DatabaseUnavailableError } from './errors.js'
@@ -22,7 +21,11 @@ import signalsRoutes from './routes/signals.js'
 /** What the gateway runs on; the app owns (and closes) the pool and the registry, not the NATS connection. */
 export interface AppDeps {
   readonly pool: pg.Pool
-  readonly nc: NatsConnection
+  /**
+   * Whether NATS is up right now. A function, not the connection: the gateway listens (and
+   * answers /ready with nats down) while it is still waiting for NATS at start-up.
+   */
+  readonly natsUp: () => boolean
   readonly topo: Topology
   readonly registry: ServicesRegistry
   readonly log: Logger
@@ -92,7 +95,7 @@ export const gatewayApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     clearTimeout(timer)
   })
   app.decorate('selfStatus', () => ({
-    status: natsIsUp(deps.nc) ? ('ok' as const) : ('degraded' as const),
+    status: deps.natsUp() ? ('ok' as const) : ('degraded' as const),
     lastMessageTs: deps.registry.stats.lastReceivedTs,
     counters: {
       ...counters,
@@ -106,7 +109,7 @@ export const gatewayApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   )
 
-  await app.register(healthRoutes, { pool: deps.pool, nc: deps.nc, startedAt })
+  await app.register(healthRoutes, { pool: deps.pool, natsUp: deps.natsUp, startedAt })
   await app.register(servicesRoutes, { registry: deps.registry, instance: deps.instance, startedAt })
   await app.register(signalsRoutes)
 }

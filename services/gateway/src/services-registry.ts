@@ -1,5 +1,5 @@
 import { heartbeatDecoder, type Heartbeat, type Topology } from '@arb/contracts'
-import type { NatsConnection } from '@arb/bus'
+import type { Msg, NatsConnection, Subscription } from '@arb/bus'
 import type { Logger } from '@arb/observability'
 
 /** The last heartbeat of one (service, instance), with when the gateway received it. */
@@ -47,7 +47,8 @@ export const counterRates = (before: Heartbeat, after: Heartbeat): Record<string
 }
 
 export interface RegistrySettings {
-  readonly nc: NatsConnection
+  /** Pending while the gateway waits for NATS at start-up: the registry subscribes once it is there. */
+  readonly nc: NatsConnection | Promise<NatsConnection>
   readonly topo: Topology
   readonly ttlMs: number
   readonly log: Logger
@@ -66,32 +67,38 @@ export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: 
     for (const [key, entry] of live) if (at - entry.lastSeen > ttlMs) live.delete(key)
   }
 
-  const sub = nc.subscribe(topo.heartbeats, {
-    callback: (err, msg) => {
-      if (err) {
-        log.warn({ err }, 'heartbeat subscription error')
-        return
-      }
-      let hb: Heartbeat
-      try {
-        hb = heartbeatDecoder.decode(msg.data)
-      } catch (err) {
-        stats.invalid++
-        // One line per 100 so a misbehaving publisher cannot flood the log.
-        if (stats.invalid % 100 === 1) log.warn({ err, invalid: stats.invalid }, 'invalid heartbeat ignored')
-        return
-      }
-      const at = now()
-      stats.received++
-      stats.lastReceivedTs = at
-      const key = `${hb.service}\u0000${hb.instance}`
-      const previous = live.get(key)
-      // Beats of one publisher arrive in order on core NATS, but two processes may share an instance id.
-      if (previous === undefined || previous.ts <= hb.ts) {
-        live.set(key, { ...hb, lastSeen: at, rates: previous === undefined ? {} : counterRates(previous, hb) })
-      }
-      prune(at)
-    },
+  const onBeat = (err: Error | null, msg: Msg) => {
+    if (err) {
+      log.warn({ err }, 'heartbeat subscription error')
+      return
+    }
+    let hb: Heartbeat
+    try {
+      hb = heartbeatDecoder.decode(msg.data)
+    } catch (err) {
+      stats.invalid++
+      // One line per 100 so a misbehaving publisher cannot flood the log.
+      if (stats.invalid % 100 === 1) log.warn({ err, invalid: stats.invalid }, 'invalid heartbeat ignored')
+      return
+    }
+    const at = now()
+    stats.received++
+    stats.lastReceivedTs = at
+    const key = `${hb.service}\u0000${hb.instance}`
+    const previous = live.get(key)
+    // Beats of one publisher arrive in order on core NATS, but two processes may share an instance id.
+    if (previous === undefined || previous.ts <= hb.ts) {
+      live.set(key, { ...hb, lastSeen: at, rates: previous === undefined ? {} : counterRates(previous, hb) })
+    }
+    prune(at)
+  }
+  let stopped = false
+  let sub: Subscription | undefined
+  let conn: NatsConnection | undefined
+  void Promise.resolve(nc).then((c) => {
+    if (stopped) return
+    conn = c
+    sub = c.subscribe(topo.heartbeats, { callback: onBeat })
   })
 
   return {
@@ -101,7 +108,8 @@ export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: 
       return [...live.values()].sort(byServiceThenInstance)
     },
     stop() {
-      if (!nc.isClosed()) sub.unsubscribe()
+      stopped = true
+      if (conn !== undefined && !conn.isClosed()) sub?.unsubscribe()
     },
   }
 }

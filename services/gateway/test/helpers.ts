@@ -1,7 +1,7 @@
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { topology, type Signal, type Topology } from '@arb/contracts'
-import { connectNats, type NatsConnection } from '@arb/bus'
+import { connectNats, natsIsUp, type NatsConnection } from '@arb/bus'
 import { createLogger, type Logger } from '@arb/observability'
 import { freshSchema, testDatabaseUrl, testNatsUrl, uniqueName } from '@arb/testkit'
 import { build } from '../src/app.js'
@@ -98,7 +98,7 @@ export const startGateway = async (
   const topo = topology(uniqueName('t'))
   const registry = startServicesRegistry({ nc, topo, ttlMs: opts.ttlMs ?? 10_000, log })
   const pool = createPool({ url: databaseUrl, schema, connectTimeoutMs: 1000 })
-  const app = await build({ pool, nc, topo, registry, log, instance: 'gw-test' })
+  const app = await build({ pool, natsUp: () => natsIsUp(nc), topo, registry, log, instance: 'gw-test' })
   await app.ready()
   return {
     app,

@@ -4,6 +4,7 @@ import {
   eventually,
   freePort,
   freshSchema,
+  startNats,
   startPostgres,
   startService,
   testDatabaseUrl,
@@ -34,9 +35,13 @@ const get = async (url: string): Promise<Timed> => {
   return { status: res.status, body, ms: Date.now() - started }
 }
 
-/** A gateway process on a schema holding arb_signals with a few rows, in the database at `databaseUrl`. */
+/**
+ * A gateway process on a schema holding arb_signals with a few rows, in the database at
+ * `databaseUrl`; resolves once it is ready, or only listening when `natsUrl` names no server yet.
+ */
 const startGatewayProcess = async (
   databaseUrl: string,
+  natsUrl?: string,
 ): Promise<{ base: string; proc: ServiceProcess; schema: string }> => {
   const { schema, drop } = await freshSchema(databaseUrl)
   await createSignalsTable(databaseUrl, schema)
@@ -45,7 +50,7 @@ const startGatewayProcess = async (
   await pool.end()
   const port = await freePort()
   const proc = startService('gateway', 'gateway', {
-    NATS_URL: await testNatsUrl(),
+    NATS_URL: natsUrl ?? (await testNatsUrl()),
     NATS_PREFIX: uniqueName('gw'),
     DATABASE_URL: databaseUrl,
     DB_SCHEMA: schema,
@@ -57,7 +62,10 @@ const startGatewayProcess = async (
     await drop().catch(() => undefined)
   })
   const base = `http://127.0.0.1:${port}`
-  await eventually(async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined), 20_000, 'ready')
+  const awaited = natsUrl === undefined ? '/ready' : '/health'
+  const answers = async () =>
+    (await get(`${base}${awaited}`).catch(() => undefined))?.status === 200 ? true : undefined
+  await eventually(answers, 20_000, awaited)
   return { base, proc, schema }
 }
 
@@ -65,6 +73,48 @@ const note = (what: string, fields: Record<string, unknown>) =>
   console.error(`[gateway] ${what} ${JSON.stringify(fields)}`)
 
 describe('gateway process', () => {
+  it('listens while NATS is not there yet: /ready says nats down, data routes answer, ready once NATS comes', async () => {
+    const nats = await startNats()
+    cleanups.push(() => nats.close())
+    await nats.stop()
+    const { base, proc } = await startGatewayProcess(await testDatabaseUrl(), nats.url)
+
+    const ready = await get(`${base}/ready`)
+    expect(ready.status).toBe(503)
+    expect(ready.body).toEqual({ status: 'not ready', checks: { nats: 'down', database: 'up' } })
+    expect((await get(`${base}/signals`)).body['items']).toHaveLength(2)
+    expect((await get(`${base}/services`)).status).toBe(200)
+    await eventually(() => proc.lines.find((l) => l['msg'] === 'nats not reachable yet, still trying'), 10_000, 'log')
+
+    const natsAt = Date.now()
+    await nats.start()
+    await eventually(async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined), 10_000, 'ready')
+    const readyMs = Date.now() - natsAt
+    // Its own heartbeat now goes out and comes back through NATS into /services.
+    const self = await eventually(
+      async () => {
+        const items = (await get(`${base}/services`)).body as unknown as { service: string; status: string }[]
+        return items.find((i) => i.service === 'gateway' && i.status === 'ok')
+      },
+      10_000,
+      'gateway in /services',
+    )
+    expect(self).toBeDefined()
+    note('nats late', { readyAfterNatsMs: readyMs })
+  }, 60_000)
+
+  it('exits 0 on SIGTERM while it is still waiting for NATS', async () => {
+    const nats = await startNats()
+    cleanups.push(() => nats.close())
+    await nats.stop()
+    const { proc } = await startGatewayProcess(await testDatabaseUrl(), nats.url)
+    const termAt = Date.now()
+    const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)))
+    proc.child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(Date.now() - termAt).toBeLessThan(10_000)
+  }, 30_000)
+
   it('answers 503 fast while PostgreSQL is stopped or frozen, never hangs, and recovers by itself', async () => {
     const own: OwnPostgres = await startPostgres()
     cleanups.push(async () => {

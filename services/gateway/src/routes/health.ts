@@ -1,15 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type pg from 'pg'
-import { natsIsUp, type NatsConnection } from '@arb/bus'
 import { databaseIsUp } from '../plugins/db.js'
 import { Health, Readiness } from '../schemas.js'
 
 /** /ready answers within this even when PostgreSQL hangs, well inside a typical probe timeout. */
 export const READY_DB_TIMEOUT_MS = 1000
 
-const healthRoutes: FastifyPluginAsync<{ pool: pg.Pool; nc: NatsConnection; startedAt: number }> = async (
+const healthRoutes: FastifyPluginAsync<{ pool: pg.Pool; natsUp: () => boolean; startedAt: number }> = async (
   app,
-  { pool, nc, startedAt },
+  { pool, natsUp, startedAt },
 ) => {
   // Probes call these every few seconds: keep them out of the info log.
   app.get<{ Reply: Health }>('/health', { logLevel: 'warn', schema: { response: { 200: Health } } }, async () => ({
@@ -22,7 +21,7 @@ const healthRoutes: FastifyPluginAsync<{ pool: pg.Pool; nc: NatsConnection; star
     { logLevel: 'warn', schema: { response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
       const database = (await databaseIsUp(pool, READY_DB_TIMEOUT_MS)) ? 'up' : 'down'
-      const nats = natsIsUp(nc) ? 'up' : 'down'
+      const nats = natsUp() ? 'up' : 'down'
       const ready = database === 'up' && nats === 'up'
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: { nats, database } })
     },
