@@ -57,6 +57,8 @@ const format = (line) => {
 }
 
 let stopping = false
+// The database outlives a demo: its summary counts only what this run stored.
+const startedAt = new Date()
 const children = processes.map(([name, service, env], i) => {
   const child = spawn(process.execPath, [`${root}services/${service}/dist/main.js`], {
     env: { ...process.env, ...base, ...env },
@@ -126,12 +128,18 @@ async function stop(code = 0) {
   try {
     const db = new pg.Client({ connectionString: DATABASE_URL })
     await db.connect()
-    const ticks = await db.query('SELECT exchange, count(*)::int AS n FROM ticks GROUP BY exchange ORDER BY exchange')
-    const sig = await db.query('SELECT state, count(*)::int AS n FROM arb_signals GROUP BY state ORDER BY state')
+    const ticks = await db.query(
+      'SELECT exchange, count(*)::int AS n FROM ticks WHERE ts >= $1 GROUP BY exchange ORDER BY exchange',
+      [startedAt],
+    )
+    const sig = await db.query(
+      'SELECT state, count(*)::int AS n FROM arb_signals WHERE ts >= $1 GROUP BY state ORDER BY state',
+      [startedAt],
+    )
     await db.end()
-    console.log(`demo: ticks stored: ${ticks.rows.map((r) => `${r.exchange} ${r.n}`).join(', ') || 'none'}`)
+    console.log(`demo: ticks stored by this run: ${ticks.rows.map((r) => `${r.exchange} ${r.n}`).join(', ') || 'none'}`)
     console.log(
-      `demo: signal events stored: ${sig.rows.map((r) => `${r.state} ${r.n}`).join(', ') || 'none'}; seen live: ${signals}`,
+      `demo: signal events stored by this run: ${sig.rows.map((r) => `${r.state} ${r.n}`).join(', ') || 'none'}; seen live: ${signals}`,
     )
   } catch (err) {
     console.log(`demo: could not read the database summary: ${err.message}`)
