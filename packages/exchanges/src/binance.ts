@@ -3,10 +3,13 @@
 // (GitHub source: binance/binance-spot-api-docs web-socket-streams.md). REST snapshot: `GET /api/v3/depth`,
 // https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#order-book
 import { TICK_DEPTH, type Level, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book } from './book.js'
+import { isCrossed } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, decimalLevels, epochMs, excerpt, failure, isRecord } from './parse.js'
-import { TickGate } from './tick-gate.js'
+import { SnapshotSync } from './snapshot-sync.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
+
+export { MAX_BUFFERED_DIFFS, MAX_STALE_SNAPSHOTS } from './snapshot-sync.js'
 
 /**
  * Binance spot. One connection to the raw-stream endpoint `/ws` and one live `SUBSCRIBE` for every
@@ -55,10 +58,6 @@ export const binance: ExchangeAdapter = {
 
 /** Levels a side in the REST snapshot: request weight 50 (up to 5000 costs 250), deep enough for TICK_DEPTH. */
 export const SNAPSHOT_LIMIT = 1000
-/** Diffs kept per pair while its snapshot is awaited; the oldest go first (the sync rule still holds). */
-export const MAX_BUFFERED_DIFFS = 10_000
-/** Snapshots in a row older than the stream before the session gives up and resyncs. */
-export const MAX_STALE_SNAPSHOTS = 5
 const MAX_STREAMS = 1024
 const SUBSCRIBE_ID = 1
 
@@ -92,32 +91,21 @@ interface DepthEvent {
   readonly asks: Level[]
 }
 
-interface SymbolBook {
-  readonly pair: Pair
-  readonly book: L2Book
-  readonly gate: TickGate
-  /** Diffs received before the snapshot was applied, oldest first; undefined once synced. */
-  buffer: DepthEvent[] | undefined
+interface SymbolBook extends PairBook {
+  readonly sync: SnapshotSync<DepthEvent>
   /** The book's update id once synced. */
   id: number
-  fetchAsked: boolean
-  staleSnapshots: number
 }
+
+const staleReason = (pair: Pair, count: number): string =>
+  `${count} snapshots in a row older than the stream for ${pair}`
 
 class BinanceSession implements AdapterSession {
   readonly #books = new Map<string, SymbolBook>()
 
   constructor(pairs: readonly Pair[]) {
     for (const pair of pairs) {
-      this.#books.set(symbol(pair), {
-        pair,
-        book: new L2Book(),
-        gate: new TickGate(),
-        buffer: [],
-        id: 0,
-        fetchAsked: false,
-        staleSnapshots: 0,
-      })
+      this.#books.set(symbol(pair), { ...pairBook(pair), sync: new SnapshotSync(pair, staleReason), id: 0 })
     }
   }
 
@@ -142,8 +130,8 @@ class BinanceSession implements AdapterSession {
   onSnapshot(pair: Pair, body: unknown, receivedTs: number): FrameResult {
     const state = this.#books.get(symbol(pair))
     if (state === undefined) return failure(`snapshot for unsubscribed pair ${pair}`)
-    const buffer = state.buffer
-    if (buffer === undefined) return CONTROL
+    state.sync.arrived()
+    if (state.ready) return CONTROL
     const snapshot = isRecord(body) ? (body as Partial<RawSnapshot>) : {}
     const lastUpdateId = snapshot.lastUpdateId
     const bids = decimalLevels(snapshot.bids)
@@ -152,22 +140,13 @@ class BinanceSession implements AdapterSession {
       return { kind: 'resync', reason: `bad snapshot for ${pair}: ${excerpt(body)}` }
     }
     const id = lastUpdateId as number
-    const firstBuffered = buffer[0]
-    if (firstBuffered !== undefined && id + 1 < firstBuffered.first) {
-      state.staleSnapshots++
-      if (state.staleSnapshots >= MAX_STALE_SNAPSHOTS) {
-        return {
-          kind: 'resync',
-          reason: `${state.staleSnapshots} snapshots in a row older than the stream for ${pair}`,
-        }
-      }
-      return { kind: 'control', fetch: [pair] }
-    }
+    const firstBuffered = state.sync.first
+    if (firstBuffered !== undefined && id + 1 < firstBuffered.first) return state.sync.stale()
     state.book.snapshot(bids, asks)
     state.id = id
-    state.buffer = undefined
+    state.ready = true
     let exchangeTs: number | null = null
-    for (const event of buffer) {
+    for (const event of state.sync.drain()) {
       const outcome = apply(state, event)
       if (outcome === 'gap') return gap(state, event)
       if (outcome === 'applied') exchangeTs = event.exchangeTs
@@ -184,13 +163,7 @@ class BinanceSession implements AdapterSession {
     const event = parseDepth(raw)
     // An unreadable diff is a lost diff: the book would silently miss its changes.
     if (event === undefined) return { kind: 'resync', reason: `bad depthUpdate for ${state.pair}` }
-    if (state.buffer !== undefined) {
-      state.buffer.push(event)
-      if (state.buffer.length > MAX_BUFFERED_DIFFS) state.buffer.shift()
-      if (state.fetchAsked) return { kind: 'ticks', ticks: [] }
-      state.fetchAsked = true
-      return { kind: 'ticks', ticks: [], fetch: [state.pair] }
-    }
+    if (!state.ready) return state.sync.buffer(event)
     const outcome = apply(state, event)
     if (outcome === 'gap') return gap(state, event)
     if (outcome === 'old') return { kind: 'ticks', ticks: [] }

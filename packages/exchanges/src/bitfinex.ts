@@ -2,11 +2,11 @@
 // (general, info codes, conf flags: https://docs.bitfinex.com/docs/ws-general;
 // checksum: https://docs.bitfinex.com/docs/ws-websocket-checksum)
 import { TICK_DEPTH, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book, type Side } from './book.js'
+import { isCrossed, type Side } from './book.js'
 import { crc32 } from './kraken.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, excerpt, failure, isRecord } from './parse.js'
-import { FrameChain, fnv1a64 } from './seq.js'
-import { TickGate } from './tick-gate.js'
+import { fnv1a64 } from './seq.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult, ResyncCause } from './types.js'
 
 /**
@@ -107,34 +107,22 @@ export const checksumText = (bids: readonly LevelText[], asks: readonly LevelTex
 export const checksum = (bids: readonly LevelText[], asks: readonly LevelText[]): number =>
   crc32(checksumText(bids, asks)) | 0
 
-interface PairBook {
-  readonly pair: Pair
-  readonly book: L2Book
+interface SymbolBook extends PairBook {
   readonly text: Record<Side, Map<number, LevelText>>
-  readonly chain: FrameChain
-  readonly gate: TickGate
-  ready: boolean
 }
 
 const resync = (reason: string, cause?: ResyncCause): FrameResult =>
   cause === undefined ? { kind: 'resync', reason } : { kind: 'resync', reason, cause }
 
 class BitfinexSession implements AdapterSession {
-  readonly #bySymbol = new Map<string, PairBook>()
-  readonly #byChannel = new Map<number, PairBook>()
+  readonly #bySymbol = new Map<string, SymbolBook>()
+  readonly #byChannel = new Map<number, SymbolBook>()
   #lastSeq: number | undefined
   #paused = false
 
   constructor(pairs: readonly Pair[]) {
     for (const pair of pairs) {
-      this.#bySymbol.set(symbol(pair), {
-        pair,
-        book: new L2Book(),
-        text: { bid: new Map(), ask: new Map() },
-        chain: new FrameChain(),
-        gate: new TickGate(),
-        ready: false,
-      })
+      this.#bySymbol.set(symbol(pair), { ...pairBook(pair), text: { bid: new Map(), ask: new Map() } })
     }
   }
 
@@ -198,7 +186,7 @@ class BitfinexSession implements AdapterSession {
     return failure(`unknown book message type ${excerpt(body)}`)
   }
 
-  #verify(state: PairBook, expected: unknown): FrameResult {
+  #verify(state: SymbolBook, expected: unknown): FrameResult {
     if (!Number.isSafeInteger(expected)) return failure(`checksum message without a checksum for ${state.pair}`)
     if (!state.ready) return resync(`checksum before snapshot for ${state.pair}`)
     const side = (s: Side) =>
@@ -216,7 +204,7 @@ class BitfinexSession implements AdapterSession {
     return CONTROL
   }
 
-  #book(state: PairBook, body: unknown[], receivedTs: number, raw: string): FrameResult {
+  #book(state: SymbolBook, body: unknown[], receivedTs: number, raw: string): FrameResult {
     const snapshot = body.length === 0 || Array.isArray(body[0])
     if (!snapshot && !state.ready) return resync(`book update before snapshot for ${state.pair}`)
     const levels = parseLevels(snapshot ? body : [body], raw)
@@ -254,7 +242,7 @@ interface ParsedLevel {
 }
 
 // COUNT 0 deletes the price on the side AMOUNT's sign names (1 bids, -1 asks).
-const apply = (state: PairBook, level: ParsedLevel): void => {
+const apply = (state: SymbolBook, level: ParsedLevel): void => {
   const side: Side = level.amount > 0 ? 'bid' : 'ask'
   if (level.count === 0) {
     state.book.set(side, level.price, 0)

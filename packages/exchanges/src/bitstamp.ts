@@ -3,11 +3,13 @@
 // Neither page is in the stored corpora; the behaviour below follows real captures and maintained
 // client libraries (shared/exchange-samples/bitstamp.md).
 import { TICK_DEPTH, type Level, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book } from './book.js'
+import { isCrossed } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, decimalLevels, epochMs, excerpt, failure, isRecord } from './parse.js'
-import { FrameChain } from './seq.js'
-import { TickGate } from './tick-gate.js'
+import { SnapshotSync } from './snapshot-sync.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
+
+export { MAX_BUFFERED_DIFFS, MAX_STALE_SNAPSHOTS } from './snapshot-sync.js'
 
 /**
  * Bitstamp. One connection carries every pair; symbols are lower-case and unseparated (`btceur`).
@@ -45,11 +47,6 @@ export const bitstamp: ExchangeAdapter = {
   createSession: (pairs) => new BitstampSession(pairs),
 }
 
-/** Diffs kept per pair while its snapshot is awaited; the oldest go first (the sync rule still holds). */
-export const MAX_BUFFERED_DIFFS = 10_000
-/** Snapshots in a row older than the stream before the session gives up and resyncs. */
-export const MAX_STALE_SNAPSHOTS = 5
-
 /** `BTC-EUR` → `btceur`. */
 export const symbol = (pair: Pair): string => pair.replace('-', '').toLowerCase()
 
@@ -72,19 +69,14 @@ interface BookMessage {
   readonly asks: Level[]
 }
 
-interface PairState {
-  readonly pair: Pair
-  readonly book: L2Book
-  readonly chain: FrameChain
-  readonly gate: TickGate
-  /** Diffs received before the snapshot was applied, oldest first, with their frame text. */
-  readonly buffer: (BookMessage & { readonly raw: string })[]
-  /** Microtimestamp of the last change in the book; undefined until the snapshot is applied. */
-  syncedAt: number | undefined
-  /** A snapshot request is with the feed. */
-  fetching: boolean
-  staleSnapshots: number
+interface PairState extends PairBook {
+  /** Diffs received before the snapshot was applied, with their frame text. */
+  readonly sync: SnapshotSync<BookMessage & { readonly raw: string }>
+  /** Microtimestamp of the last change in the book, once ready. */
+  syncedAt: number
 }
+
+const staleReason = (pair: Pair, count: number): string => `${count} REST snapshots of ${pair} older than the stream`
 
 class BitstampSession implements AdapterSession {
   readonly #byChannel = new Map<string, PairState>()
@@ -92,16 +84,7 @@ class BitstampSession implements AdapterSession {
 
   constructor(pairs: readonly Pair[]) {
     for (const pair of pairs) {
-      const state: PairState = {
-        pair,
-        book: new L2Book(),
-        chain: new FrameChain(),
-        gate: new TickGate(),
-        buffer: [],
-        syncedAt: undefined,
-        fetching: false,
-        staleSnapshots: 0,
-      }
+      const state: PairState = { ...pairBook(pair), sync: new SnapshotSync(pair, staleReason), syncedAt: 0 }
       this.#byChannel.set(channelOf(pair), state)
       this.#byPair.set(pair, state)
     }
@@ -128,31 +111,23 @@ class BitstampSession implements AdapterSession {
   onSnapshot(pair: Pair, body: unknown, receivedTs: number): FrameResult {
     const state = this.#byPair.get(pair)
     if (state === undefined) return failure(`snapshot for a pair not subscribed to: ${excerpt(pair)}`)
-    state.fetching = false
-    if (state.syncedAt !== undefined) return CONTROL
+    state.sync.arrived()
+    if (state.ready) return CONTROL
     const snapshot = parseBookMessage(body)
-    // The next buffered diff asks for another snapshot (fetching is false again).
+    // The next buffered diff asks for another snapshot (`arrived`).
     if (snapshot === undefined) return failure(`bad order book snapshot for ${pair}`)
-    const first = state.buffer[0]
-    if (first !== undefined && snapshot.micros < first.micros) {
-      state.staleSnapshots++
-      if (state.staleSnapshots >= MAX_STALE_SNAPSHOTS) {
-        return { kind: 'resync', reason: `${state.staleSnapshots} REST snapshots of ${pair} older than the stream` }
-      }
-      state.fetching = true
-      return { kind: 'control', fetch: [pair] }
-    }
+    const first = state.sync.first
+    if (first !== undefined && snapshot.micros < first.micros) return state.sync.stale()
     state.book.snapshot(snapshot.bids, snapshot.asks)
     state.syncedAt = snapshot.micros
+    state.ready = true
     // The body was parsed by the feed; its canonical JSON is what every replica would hash for it.
     let seq = state.chain.next(JSON.stringify(body))
-    for (const diff of state.buffer) {
+    for (const diff of state.sync.drain()) {
       if (diff.micros <= snapshot.micros) continue
       apply(state, diff)
       seq = state.chain.next(diff.raw)
     }
-    state.buffer.length = 0
-    state.staleSnapshots = 0
     return emit(state, seq, receivedTs, true)
   }
 
@@ -161,13 +136,7 @@ class BitstampSession implements AdapterSession {
     if (state === undefined) return failure(`data for a channel not subscribed to: ${excerpt(frame.channel)}`)
     const diff = parseBookMessage(frame.data)
     if (diff === undefined) return { kind: 'resync', reason: `bad order book diff for ${state.pair}` }
-    if (state.syncedAt === undefined) {
-      state.buffer.push({ ...diff, raw })
-      if (state.buffer.length > MAX_BUFFERED_DIFFS) state.buffer.shift()
-      if (state.fetching) return { kind: 'ticks', ticks: [] }
-      state.fetching = true
-      return { kind: 'ticks', ticks: [], fetch: [state.pair] }
-    }
+    if (!state.ready) return state.sync.buffer({ ...diff, raw })
     if (diff.micros <= state.syncedAt) return { kind: 'ticks', ticks: [] }
     apply(state, diff)
     return emit(state, state.chain.next(raw), receivedTs, false)
@@ -185,7 +154,7 @@ const emit = (state: PairState, seq: string, receivedTs: number, force: boolean)
   const top = state.book.top(TICK_DEPTH)
   if (isCrossed(top.bids, top.asks)) return { kind: 'resync', reason: `crossed book for ${state.pair}` }
   if (!state.gate.pass(top.bids, top.asks, receivedTs) && !force) return { kind: 'ticks', ticks: [] }
-  const exchangeTs = epochMs(Math.floor((state.syncedAt ?? Number.NaN) / 1000))
+  const exchangeTs = epochMs(Math.floor(state.syncedAt / 1000))
   const tick: Tick = { v: 1, exchange: 'bitstamp', pair: state.pair, seq, exchangeTs, receivedTs, ...top }
   return { kind: 'ticks', ticks: [tick] }
 }

@@ -1,10 +1,9 @@
 // Coinbase Exchange (formerly GDAX / Coinbase Pro) WebSocket feed:
 // https://docs.cdp.coinbase.com/exchange/websocket-feed/channels (overview: .../websocket-feed/overview)
 import { TICK_DEPTH, type Level, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book } from './book.js'
-import { CONTROL, decimal, excerpt, failure, isoToEpochMs, isRecord, sideChanges } from './parse.js'
-import { FrameChain } from './seq.js'
-import { TickGate } from './tick-gate.js'
+import { isCrossed } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
+import { CONTROL, decimalLevels, excerpt, failure, isoToEpochMs, isRecord, sideChanges } from './parse.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
 
 /**
@@ -38,27 +37,11 @@ export const coinbase: ExchangeAdapter = {
   createSession: (pairs) => new CoinbaseSession(pairs),
 }
 
-interface ProductBook {
-  readonly pair: Pair
-  readonly book: L2Book
-  readonly chain: FrameChain
-  readonly gate: TickGate
-  ready: boolean
-}
-
 class CoinbaseSession implements AdapterSession {
-  readonly #products = new Map<string, ProductBook>()
+  readonly #products = new Map<string, PairBook>()
 
   constructor(pairs: readonly Pair[]) {
-    for (const pair of pairs) {
-      this.#products.set(pair, {
-        pair,
-        book: new L2Book(),
-        chain: new FrameChain(),
-        gate: new TickGate(),
-        ready: false,
-      })
-    }
+    for (const pair of pairs) this.#products.set(pair, pairBook(pair))
   }
 
   onFrame(frame: unknown, receivedTs: number, raw: string): FrameResult {
@@ -82,8 +65,8 @@ class CoinbaseSession implements AdapterSession {
   #snapshot(frame: Partial<RawSnapshot>, receivedTs: number, raw: string): FrameResult {
     const state = this.#product(frame.product_id)
     if (typeof state === 'string') return failure(state)
-    const bids = parseLevels(frame.bids)
-    const asks = parseLevels(frame.asks)
+    const bids = decimalLevels(frame.bids)
+    const asks = decimalLevels(frame.asks)
     if (bids === undefined || asks === undefined) return failure(`bad snapshot levels for ${state.pair}`)
     state.book.snapshot(bids, asks)
     state.ready = true
@@ -110,7 +93,7 @@ class CoinbaseSession implements AdapterSession {
     return { kind: 'ticks', ticks: [tick(state.pair, seq, isoToEpochMs(frame.time), receivedTs, top)] }
   }
 
-  #product(productId: unknown): ProductBook | string {
+  #product(productId: unknown): PairBook | string {
     if (typeof productId !== 'string') return 'book message without product_id'
     return this.#products.get(productId) ?? `message for unsubscribed product ${excerpt(productId)}`
   }
@@ -123,19 +106,6 @@ const tick = (
   receivedTs: number,
   top: { bids: Level[]; asks: Level[] },
 ): Tick => ({ v: 1, exchange: 'coinbase', pair, seq, exchangeTs, receivedTs, bids: top.bids, asks: top.asks })
-
-const parseLevels = (raw: unknown): Level[] | undefined => {
-  if (!Array.isArray(raw)) return undefined
-  const out: Level[] = []
-  for (const entry of raw as unknown[]) {
-    if (!Array.isArray(entry)) return undefined
-    const price = decimal(entry[0])
-    const size = decimal(entry[1])
-    if (price === undefined || price === 0 || size === undefined) return undefined
-    out.push([price, size])
-  }
-  return out
-}
 
 const exchangeError = (frame: Partial<RawError>): string => {
   const message = typeof frame.message === 'string' ? frame.message : 'error'

@@ -2,10 +2,9 @@
 // (about: https://docs.gemini.com/websocket/market-data/v2/about; archived copy:
 // https://developer.gemini.com/websocket/archived/v2.md)
 import { TICK_DEPTH, type Level, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book } from './book.js'
+import { isCrossed } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, excerpt, failure, isRecord, sideChanges } from './parse.js'
-import { FrameChain } from './seq.js'
-import { TickGate } from './tick-gate.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
 
 /**
@@ -62,27 +61,11 @@ export const pairOf = (sym: string): Pair | undefined => {
   return quote === undefined ? undefined : `${upper.slice(0, -quote.length)}-${quote}`
 }
 
-interface SymbolBook {
-  readonly pair: Pair
-  readonly book: L2Book
-  readonly chain: FrameChain
-  readonly gate: TickGate
-  ready: boolean
-}
-
 class GeminiSession implements AdapterSession {
-  readonly #books = new Map<string, SymbolBook>()
+  readonly #books = new Map<string, PairBook>()
 
   constructor(pairs: readonly Pair[]) {
-    for (const pair of pairs) {
-      this.#books.set(symbol(pair), {
-        pair,
-        book: new L2Book(),
-        chain: new FrameChain(),
-        gate: new TickGate(),
-        ready: false,
-      })
-    }
+    for (const pair of pairs) this.#books.set(symbol(pair), pairBook(pair))
   }
 
   onFrame(frame: unknown, receivedTs: number, raw: string): FrameResult {

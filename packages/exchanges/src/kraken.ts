@@ -1,10 +1,9 @@
 // Kraken spot WebSocket v2, Book (Level 2): https://docs.kraken.com/api/docs/websocket-v2/book
 // (checksum: https://docs.kraken.com/exchange/guides/websockets/book-checksum-v2)
 import { TICK_DEPTH, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book, type Side } from './book.js'
+import { isCrossed, type Side } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, excerpt, failure, isoToEpochMs, isRecord } from './parse.js'
-import { FrameChain } from './seq.js'
-import { TickGate } from './tick-gate.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
 
 /**
@@ -58,15 +57,10 @@ interface LevelText {
   readonly qty: string
 }
 
-interface SymbolBook {
-  readonly pair: Pair
-  readonly book: L2Book
+interface SymbolBook extends PairBook {
   readonly text: { bid: Map<number, LevelText>; ask: Map<number, LevelText> }
-  readonly chain: FrameChain
-  readonly gate: TickGate
   /** Most decimals seen in a price / qty of this symbol. */
   precision: { price: number; qty: number }
-  ready: boolean
 }
 
 class KrakenSession implements AdapterSession {
@@ -75,13 +69,9 @@ class KrakenSession implements AdapterSession {
   constructor(pairs: readonly Pair[]) {
     for (const pair of pairs) {
       this.#books.set(symbol(pair), {
-        pair,
-        book: new L2Book(),
+        ...pairBook(pair),
         text: { bid: new Map(), ask: new Map() },
-        chain: new FrameChain(),
-        gate: new TickGate(),
         precision: { price: 0, qty: 0 },
-        ready: false,
       })
     }
   }

@@ -5,11 +5,13 @@
 // book channels", 2026-02-12) and OKX's notice "Order Book Channels Checksum Field Deprecation" (2026-05-21).
 import { crc32 } from 'node:zlib'
 import { TICK_DEPTH, type Pair, type Tick } from '@arb/contracts'
-import { isCrossed, L2Book, type Side } from './book.js'
+import { isCrossed, type L2Book, type Side } from './book.js'
+import { pairBook, type PairBook } from './pair-book.js'
 import { CONTROL, decimal, epochMs, excerpt, failure, isRecord } from './parse.js'
-import { FrameChain } from './seq.js'
-import { TickGate } from './tick-gate.js'
+import { SnapshotSync } from './snapshot-sync.js'
 import type { AdapterSession, ExchangeAdapter, FrameResult } from './types.js'
+
+export { MAX_STALE_SNAPSHOTS } from './snapshot-sync.js'
 
 /**
  * OKX. One connection carries every pair. Instrument ids are spelled like our pairs and the mapping
@@ -54,10 +56,6 @@ export const okx: ExchangeAdapter = {
 /** Levels per side asked of the REST snapshot: the depth of the `books` channel. */
 const REST_DEPTH = 400
 const CHECKSUM_LEVELS = 25
-/** Updates kept per pair while its snapshot is awaited; the oldest go first (the sync rule still holds). */
-export const MAX_BUFFERED_UPDATES = 10_000
-/** REST snapshots in a row older than the stream before the session gives up and resyncs. */
-export const MAX_STALE_SNAPSHOTS = 5
 
 /** `BTC-EUR` → `BTC-EUR`: OKX instIds are our pairs. */
 export const symbol = (pair: Pair): string => pair
@@ -89,23 +87,18 @@ export interface LevelEntries {
   readonly ask: Map<number, readonly string[]>
 }
 
-interface InstState {
-  readonly pair: Pair
-  readonly book: L2Book
+interface InstState extends PairBook {
   readonly entries: LevelEntries
-  readonly chain: FrameChain
-  readonly gate: TickGate
-  /** Updates received before the book had a snapshot, oldest first. */
-  readonly buffer: Sequenced[]
-  ready: boolean
+  /** Updates received before the book had a snapshot. */
+  readonly sync: SnapshotSync<Sequenced>
   /** `seqId` of the last message in the book; undefined on a feed without sequence numbers. */
   seqId: number | undefined
   /** The book is a REST snapshot no update has followed yet: the next one may straddle it. */
   straddling: boolean
-  fetching: boolean
-  staleSnapshots: number
   exchangeTs: number | null
 }
+
+const staleReason = (pair: Pair, count: number): string => `${count} REST snapshots of ${pair} older than the stream`
 
 const NOTHING: FrameResult = Object.freeze({ kind: 'ticks', ticks: Object.freeze([]) })
 
@@ -115,17 +108,11 @@ class OkxSession implements AdapterSession {
   constructor(pairs: readonly Pair[]) {
     for (const pair of pairs) {
       this.#insts.set(symbol(pair), {
-        pair,
-        book: new L2Book(),
+        ...pairBook(pair),
         entries: { bid: new Map(), ask: new Map() },
-        chain: new FrameChain(),
-        gate: new TickGate(),
-        buffer: [],
-        ready: false,
+        sync: new SnapshotSync(pair, staleReason),
         seqId: undefined,
         straddling: false,
-        fetching: false,
-        staleSnapshots: 0,
         exchangeTs: null,
       })
     }
@@ -161,25 +148,16 @@ class OkxSession implements AdapterSession {
   onSnapshot(pair: Pair, body: unknown, receivedTs: number): FrameResult {
     const state = this.#insts.get(symbol(pair))
     if (state === undefined) return failure(`snapshot of a pair not subscribed to: ${excerpt(pair)}`)
-    state.fetching = false
+    state.sync.arrived()
     if (state.ready) return CONTROL
     const snap = parseRestBody(body)
-    // The next buffered update asks for another one (fetching is false again).
+    // The next buffered update asks for another one (`arrived`).
     if (typeof snap === 'string') return failure(`bad order book snapshot for ${pair}: ${snap}`)
-    const first = state.buffer[0]
-    if (first !== undefined && snap.seqId < first.prevSeqId) {
-      state.staleSnapshots++
-      if (state.staleSnapshots >= MAX_STALE_SNAPSHOTS) {
-        return { kind: 'resync', reason: `${state.staleSnapshots} REST snapshots of ${pair} older than the stream` }
-      }
-      state.fetching = true
-      return { kind: 'control', fetch: [pair] }
-    }
+    const first = state.sync.first
+    if (first !== undefined && snap.seqId < first.prevSeqId) return state.sync.stale()
     load(state, snap)
     state.straddling = true
-    state.staleSnapshots = 0
-    const buffered = state.buffer.splice(0)
-    for (const msg of buffered) {
+    for (const msg of state.sync.drain()) {
       const result = advance(state, msg)
       if (result !== undefined && result.kind !== 'ticks') return result
     }
@@ -194,21 +172,17 @@ class OkxSession implements AdapterSession {
     if (msg.seqId === undefined || msg.prevSeqId === undefined) {
       return { kind: 'resync', reason: `book update before the snapshot for ${state.pair}` }
     }
-    const last = state.buffer.at(-1)
+    const last = state.sync.last
     if (last !== undefined && msg.prevSeqId !== last.seqId) {
       return gap(state, `prevSeqId ${msg.prevSeqId} after seqId ${last.seqId} while buffering`)
     }
-    state.buffer.push(msg as Sequenced)
-    if (state.buffer.length > MAX_BUFFERED_UPDATES) state.buffer.shift()
-    if (state.fetching) return NOTHING
-    state.fetching = true
-    return { kind: 'ticks', ticks: [], fetch: [state.pair] }
+    return state.sync.buffer(msg as Sequenced)
   }
 }
 
 /** A WS `snapshot` replaces the book and starts the sequence afresh (its `prevSeqId` is -1). */
 const snapshot = (state: InstState, msg: BookMessage, receivedTs: number, raw: string): FrameResult => {
-  state.buffer.length = 0
+  state.sync.drain()
   load(state, msg)
   return verify(state, msg) ?? emit(state, seqOf(state, msg, raw), receivedTs, true)
 }

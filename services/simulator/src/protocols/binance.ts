@@ -2,37 +2,23 @@
 // https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams (samples in
 // shared/exchange-samples/binance.md). Only the diff depth streams, on the raw-stream endpoint.
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type Level,
-  type StepResult,
-  type VenueProfile,
-} from '../market.js'
-import {
-  sendFrame,
-  type ExchangeContext,
-  type ExchangeServer,
-  type HttpReply,
-  type SimulatedExchange,
-} from './exchange.js'
-
-// Quote assets listed against BTC and ETH; no plain USD (Binance has no BTCUSD spot market).
-const QUOTES = new Set(['EUR', 'USDT', 'USDC', 'GBP', 'TRY', 'BTC'])
+import { SIZE_DECIMALS, toDecimalString, type BookView, type Level, type VenueProfile } from '../market.js'
+import { clientSet, defineExchange, NOT_FOUND, type HttpReply, type StartExchange } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { isRecord, parseJson } from './wire.js'
 
 export const binanceProfile: VenueProfile = {
   id: 'binance',
   // Regular-user spot taker fee, unverified (Binance Square posts on binance.com/en/fee/schedule).
   takerFee: 0.001,
-  // BTC-EUR is `BTCEUR`; stream names use it lower-cased.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return base && quote && QUOTES.has(quote) && base !== quote ? `${base}${quote}` : undefined
-  },
+  // BTC-EUR is `BTCEUR`; stream names use it lower-cased. Quote assets listed against BTC and ETH;
+  // no plain USD (Binance has no BTCUSD spot market).
+  symbol: symbolIfQuotedIn(['EUR', 'USDT', 'USDC', 'GBP', 'TRY', 'BTC'], (base, quote) =>
+    base === quote ? undefined : `${base}${quote}`,
+  ),
   alwaysLists: [],
   // BTCEUR and ETHEUR trade on a 0.01 grid.
-  priceDecimals: (ref) => Math.max(2, 6 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 6, minDecimals: 2 }),
   // The deepest and tightest of the simulated books.
   depth: 60,
   halfSpreadBps: 0.5,
@@ -76,29 +62,21 @@ interface Client {
   lastPongMs: number
 }
 
-export const binance: SimulatedExchange = {
-  profile: binanceProfile,
-  basePath: '/binance',
-  start: (ctx) => startBinance(ctx),
-}
+export const binance = defineExchange(binanceProfile, (ctx) => startBinance(ctx))
 
 const emptyBatch = (): Batch => ({ first: 0, last: 0, bid: new Map(), ask: new Map() })
 
-const startBinance = ({ market, log: parentLog, nowUs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'binance' })
+const startBinance: StartExchange = ({ market, log, nowUs }) => {
   const symbols = new Map<string, SymbolState>()
   for (const book of market.listings('binance')) {
     // Update ids of a live book are large; start there rather than at 0.
     const id = book.sequence
     symbols.set(book.symbol, { book, id, batches: { '@depth@100ms': emptyBatch(), '@depth': emptyBatch() } })
   }
-  const clients = new Set<Client>()
-  let sent = 0
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   const nowMs = () => Math.floor(nowUs() / 1000)
 
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
   const text = (state: SymbolState, price: number) =>
     toDecimalString(price * 10 ** (DECIMALS - state.book.priceDecimals), DECIMALS)
   const qty = (size: number) => toDecimalString(size * 10 ** (DECIMALS - SIZE_DECIMALS), DECIMALS)
@@ -120,11 +98,11 @@ const startBinance = ({ market, log: parentLog, nowUs }: ExchangeContext): Excha
       const batch = state.batches[speed]
       if (batch.bid.size + batch.ask.size === 0) continue
       const stream = `${sym.toLowerCase()}${speed}`
-      const frame =
+      const frame = () =>
         `{"e":"depthUpdate","E":${E},"s":"${sym}","U":${batch.first},"u":${batch.last},` +
         `"b":${levels(state, batch.bid)},"a":${levels(state, batch.ask)}}`
+      clients.broadcast((c) => c.streams.has(stream), frame)
       state.batches[speed] = emptyBatch()
-      for (const c of clients) if (c.streams.has(stream)) send(c, frame)
     }
   }
   const timers = (Object.keys(SPEEDS_MS) as Speed[]).map((speed) => setInterval(() => flush(speed), SPEEDS_MS[speed]))
@@ -140,16 +118,12 @@ const startBinance = ({ market, log: parentLog, nowUs }: ExchangeContext): Excha
   const reply = (client: Client, body: unknown) => send(client, JSON.stringify(body))
 
   const onMessage = (client: Client, raw: string) => {
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
-      return reply(client, { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' })
-    }
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+    const msg = parseJson(raw)
+    if (msg === undefined) return reply(client, { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' })
+    if (!isRecord(msg)) {
       return reply(client, { code: 2, msg: 'Invalid request: missing field `method` at line 1 column 1' })
     }
-    const { method, params, id } = msg as Record<string, unknown>
+    const { method, params, id } = msg
     if (id !== undefined && id !== null && !(Number.isSafeInteger(id) || (typeof id === 'string' && id.length <= 36))) {
       return reply(client, { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' })
     }
@@ -202,22 +176,18 @@ const startBinance = ({ market, log: parentLog, nowUs }: ExchangeContext): Excha
       if (rest.startsWith('/ws/')) {
         // A raw stream named in the path: subscribed from the start, no SUBSCRIBE needed.
         const name = decodeURIComponent(rest.slice('/ws/'.length))
-        if (parseStream(name) === undefined) return ws.close(4404, 'not found')
+        if (parseStream(name) === undefined) return ws.close(NOT_FOUND, 'not found')
         client.streams.add(name)
       } else if (rest !== '' && rest !== '/' && rest !== '/ws') {
-        return ws.close(4404, 'not found')
+        return ws.close(NOT_FOUND, 'not found')
       }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
+      clients.join(client, (raw) => onMessage(client, raw))
       ws.on('pong', () => {
         client.lastPongMs = Date.now()
       })
-      ws.on('close', () => clients.delete(client))
     },
     http: (rest, query) => (rest === '/api/v3/depth' ? depth(query) : undefined),
-    onStep: (result: StepResult) => {
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'binance') continue
         const book = market.book('binance', u.pair)
@@ -233,8 +203,8 @@ const startBinance = ({ market, log: parentLog, nowUs }: ExchangeContext): Excha
         }
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => {
       for (const t of timers) clearInterval(t)
       clearInterval(pingTimer)

@@ -3,29 +3,22 @@
 // and OB_CHECKSUM, heartbeats, `ping` and the connect `info` event.
 import { crc32 } from 'node:zlib'
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type Level,
-  type StepResult,
-  type VenueProfile,
-} from '../market.js'
-import { sendFrame, type ExchangeContext, type ExchangeServer, type SimulatedExchange } from './exchange.js'
+import type { BookView, Level, VenueProfile } from '../market.js'
+import { acceptOn, clientSet, defineExchange, type StartExchange } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { isRecord, parseJson, priceText, sizeText } from './wire.js'
 
 export const bitfinexProfile: VenueProfile = {
   id: 'bitfinex',
   // Base tier taker fee of bitfinex.com/fees.
   takerFee: 0.002,
   // `tBTCEUR`; a code that is not three letters long takes the `tTESTBTC:TESTUSD` form.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    if (!base || (quote !== 'EUR' && quote !== 'USD')) return undefined
-    return base.length === 3 ? `t${base}${quote}` : `t${base}:${quote}`
-  },
+  symbol: symbolIfQuotedIn(['EUR', 'USD'], (base, quote) =>
+    base.length === 3 ? `t${base}${quote}` : `t${base}:${quote}`,
+  ),
   alwaysLists: ['BTC-USD'],
   // Prices carry five significant digits (ws-general): BTC trades on whole units, ETH on 0.1.
-  priceDecimals: (ref) => Math.max(0, 5 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 5, minDecimals: 0 }),
   depth: 40,
   halfSpreadBps: 1,
   offsetBps: 1.5,
@@ -68,23 +61,15 @@ interface Client {
   readonly subs: Map<number, Subscription>
 }
 
-export const bitfinex: SimulatedExchange = {
-  profile: bitfinexProfile,
-  basePath: '/bitfinex',
-  start: (ctx) => startBitfinex(ctx),
-}
+export const bitfinex = defineExchange(bitfinexProfile, (ctx) => startBitfinex(ctx))
 
-const startBitfinex = ({ market, log: parentLog }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'bitfinex' })
+const startBitfinex: StartExchange = ({ market, log }) => {
   const books = new Map<string, BookView>()
   for (const book of market.listings('bitfinex')) books.set(book.symbol, book)
-  const clients = new Set<Client>()
-  let sent = 0
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   let nextChanId = 17_082
 
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
   // Channel messages end with the connection's next sequence number once SEQ_ALL is on.
   const sendChannel = (client: Client, sub: Subscription, body: string) => {
     sub.lastSentMs = Date.now()
@@ -94,9 +79,8 @@ const startBitfinex = ({ market, log: parentLog }: ExchangeContext): ExchangeSer
   }
 
   // JSON numbers as the real server (Node) prints them: shortest form, e-notation below 1e-6.
-  const px = (book: BookView, units: number) => String(Number(toDecimalString(units, book.priceDecimals)))
-  const amount = (side: 'bid' | 'ask', size: number) =>
-    String((side === 'bid' ? 1 : -1) * Number(toDecimalString(size, SIZE_DECIMALS)))
+  const px = (book: BookView, units: number) => String(Number(priceText(book, units)))
+  const amount = (side: 'bid' | 'ask', size: number) => String((side === 'bid' ? 1 : -1) * Number(sizeText(size)))
   const entry = (book: BookView, side: 'bid' | 'ask', l: Level) =>
     `[${px(book, l.price)},${l.orders},${amount(side, l.size)}]`
   // Copies: the market mutates its levels in place.
@@ -197,12 +181,7 @@ const startBitfinex = ({ market, log: parentLog }: ExchangeContext): ExchangeSer
   }
 
   const onMessage = (client: Client, raw: string) => {
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
-      return error(client, 10000, 'Unknown event')
-    }
+    const msg = parseJson(raw)
     if (!isRecord(msg)) return error(client, 10000, 'Unknown event')
     switch (msg['event']) {
       case 'conf': {
@@ -240,17 +219,9 @@ const startBitfinex = ({ market, log: parentLog }: ExchangeContext): ExchangeSer
   let serverId = 0
   return {
     streams: [''],
-    accept: (ws, rest) => {
-      if (rest !== '' && rest !== '/' && rest !== '/ws/2') {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/', '/ws/2'], (ws) => {
       const client: Client = { ws, flags: 0, seq: 0, subs: new Map() }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => clients.delete(client))
+      clients.join(client, (raw) => onMessage(client, raw))
       serverId += 1
       send(
         client,
@@ -261,17 +232,15 @@ const startBitfinex = ({ market, log: parentLog }: ExchangeContext): ExchangeSer
           platform: { status: 1 },
         }),
       )
-    },
-    onStep: (result: StepResult) => {
+    }),
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'bitfinex') continue
         for (const c of clients) for (const sub of c.subs.values()) if (sub.book.pair === u.pair) update(c, sub)
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => clearInterval(heartbeatTimer),
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

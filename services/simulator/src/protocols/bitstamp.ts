@@ -2,35 +2,20 @@
 // (GET /api/v2/order_book/<pair>/), as captured in shared/exchange-samples/bitstamp.md. Only the
 // public `diff_order_book_<pair>` channel, with the heartbeat; the book starts from REST.
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type Level,
-  type LevelChange,
-  type StepResult,
-  type VenueProfile,
-} from '../market.js'
-import {
-  sendFrame,
-  type ExchangeContext,
-  type ExchangeServer,
-  type HttpReply,
-  type SimulatedExchange,
-} from './exchange.js'
+import type { BookView, Level, LevelChange, VenueProfile } from '../market.js'
+import { acceptOn, clientSet, defineExchange, type HttpReply, type StartExchange } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { bestFirst, isRecord, parseJson, priceText, sizeText } from './wire.js'
 
 export const bitstampProfile: VenueProfile = {
   id: 'bitstamp',
   // Entry-tier taker fee, unverified (third-party summary of bitstamp.net/fee_schedule).
   takerFee: 0.004,
   // `btceur`: lower case, no separator. Fiat quotes only, like the ingestor's pairs.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return base && (quote === 'EUR' || quote === 'USD') ? `${base}${quote}`.toLowerCase() : undefined
-  },
+  symbol: symbolIfQuotedIn(['EUR', 'USD'], (base, quote) => `${base}${quote}`.toLowerCase()),
   alwaysLists: ['BTC-USD'],
   // The captures quote BTC and ETH to 0.01 and GALA/EUR (0.38) to 0.00001.
-  priceDecimals: (ref) => Math.max(2, 5 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 5, minDecimals: 2 }),
   depth: 60,
   halfSpreadBps: 2,
   offsetBps: 1.5,
@@ -52,56 +37,36 @@ interface Book {
   micros: number
 }
 
-export const bitstamp: SimulatedExchange = {
-  profile: bitstampProfile,
-  basePath: '/bitstamp',
-  start: (ctx) => startBitstamp(ctx),
-}
+export const bitstamp = defineExchange(bitstampProfile, (ctx) => startBitstamp(ctx))
 
-const startBitstamp = ({ market, log: parentLog, nowUs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'bitstamp' })
+const startBitstamp: StartExchange = ({ market, log, nowUs }) => {
   const books = new Map<string, Book>()
   for (const view of market.listings('bitstamp')) books.set(view.symbol, { view, micros: nowUs() })
-  const clients = new Set<Client>()
-  let sent = 0
-
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   const event = (name: string, channel: string, data: unknown) => JSON.stringify({ event: name, channel, data })
   // `bts:error` with a null code is the shape seen for a malformed request; the subscription
   // error text is not from a capture.
   const error = (message: string) => event('bts:error', '', { code: null, message })
 
-  const px = (book: Book, units: number) => toDecimalString(units, book.view.priceDecimals)
-  const amount = (units: number) => toDecimalString(units, SIZE_DECIMALS)
   const levels = (book: Book, side: Iterable<Pick<Level, 'price' | 'size'>>) =>
-    Array.from(side, (l) => [px(book, l.price), amount(l.size)])
+    Array.from(side, (l) => [priceText(book.view, l.price), sizeText(l.size)])
   const stamp = (micros: number) => ({ timestamp: String(Math.floor(micros / 1e6)), microtimestamp: String(micros) })
 
-  // Bids best (highest) first and asks lowest first, as in the captured diffs.
-  const diff = (book: Book, changes: readonly LevelChange[]) => {
-    const side = (s: 'bid' | 'ask') =>
-      levels(
-        book,
-        changes.filter((c) => c.side === s).sort((a, b) => (s === 'bid' ? b.price - a.price : a.price - b.price)),
-      )
-    // Field order as captured: data, channel, event.
-    return JSON.stringify({
-      data: { ...stamp(book.micros), bids: side('bid'), asks: side('ask') },
+  // Best first on both sides, as in the captured diffs; field order as captured: data, channel, event.
+  const diff = (book: Book, changes: readonly LevelChange[]) =>
+    JSON.stringify({
+      data: {
+        ...stamp(book.micros),
+        bids: levels(book, bestFirst(changes, 'bid')),
+        asks: levels(book, bestFirst(changes, 'ask')),
+      },
       channel: CHANNEL_PREFIX + book.view.symbol,
       event: 'data',
     })
-  }
 
   const onMessage = (client: Client, raw: string) => {
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
-      send(client, error('Incorrect JSON format.'))
-      return
-    }
+    const msg = parseJson(raw)
     if (!isRecord(msg)) return send(client, error('Incorrect JSON format.'))
     const name = msg['event']
     if (name === 'bts:heartbeat') return send(client, event('bts:heartbeat', '', { status: 'success' }))
@@ -134,21 +99,13 @@ const startBitstamp = ({ market, log: parentLog, nowUs }: ExchangeContext): Exch
 
   return {
     streams: [''],
-    accept: (ws, rest) => {
-      if (rest !== '' && rest !== '/') {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/'], (ws) => {
       const client: Client = { ws, channels: new Set() }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => clients.delete(client))
-    },
+      clients.join(client, (raw) => onMessage(client, raw))
+    }),
     // GET only (simulator.ts); query parameters such as `group` are accepted and ignored.
     http: (rest) => orderBook(rest),
-    onStep: (result: StepResult) => {
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'bitstamp') continue
         const view = market.book('bitstamp', u.pair)
@@ -157,14 +114,14 @@ const startBitstamp = ({ market, log: parentLog, nowUs }: ExchangeContext): Exch
         // Stamped whether or not anyone listens, so the REST snapshot always names its last change.
         book.micros = Math.max(nowUs(), book.micros + 1)
         const channel = CHANNEL_PREFIX + book.view.symbol
-        let frame: string | undefined
-        for (const c of clients) if (c.channels.has(channel)) send(c, (frame ??= diff(book, u.changes)))
+        clients.broadcast(
+          (c) => c.channels.has(channel),
+          () => diff(book, u.changes),
+        )
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => undefined,
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -2,18 +2,16 @@
 // (samples in shared/exchange-samples/bl3p.md). The URL picks market and channel; there is no
 // subscribe, ack or heartbeat, and every orderbook message is the whole book.
 import type { WebSocket } from 'ws'
-import type { BookView, Level, StepResult, VenueProfile } from '../market.js'
-import { sendFrame, type ExchangeContext, type ExchangeServer, type SimulatedExchange } from './exchange.js'
+import type { BookView, Level, VenueProfile } from '../market.js'
+import { clientSet, defineExchange, NOT_FOUND, type StartExchange } from './exchange.js'
+import { symbolIfQuotedIn } from './profile.js'
 
 export const bl3pProfile: VenueProfile = {
   id: 'bl3p',
   // No official fee page was found; 0.25% is what third-party bots configure (bl3p.md).
   takerFee: 0.0025,
   // BL3P quotes in EUR only: BTC-EUR is market BTCEUR.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return quote === 'EUR' && base ? `${base}${quote}` : undefined
-  },
+  symbol: symbolIfQuotedIn(['EUR'], (base, quote) => `${base}${quote}`),
   alwaysLists: [],
   // price_int is EUR × 1e5, so the grid is 0.00001 EUR.
   priceDecimals: () => 5,
@@ -33,29 +31,14 @@ interface Client {
   readonly channel: Channel
 }
 
-/** Close code for a path that names no market or channel: 4xxx is application-defined, 404 as in HTTP. */
-export const BL3P_NOT_FOUND = 4404
+export const bl3p = defineExchange(bl3pProfile, (ctx) => startBl3p(ctx))
 
-export const bl3p: SimulatedExchange = {
-  profile: bl3pProfile,
-  basePath: '/bl3p',
-  start: (ctx) => startBl3p(ctx),
-}
-
-const startBl3p = ({ market, log: parentLog, nowUs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'bl3p' })
+const startBl3p: StartExchange = ({ market, log, nowUs }) => {
   const books = new Map<string, BookView>()
   for (const book of market.listings('bl3p')) books.set(book.symbol, book)
-  const clients = new Set<Client>()
-  let sent = 0
-
-  const send = (ws: WebSocket, frame: string) => {
-    if (sendFrame(ws, frame, log)) sent += 1
-  }
-  const broadcast = (symbol: string, channel: Channel, frame: () => string) => {
-    let text: string | undefined
-    for (const c of clients) if (c.market === symbol && c.channel === channel) send(c.ws, (text ??= frame()))
-  }
+  const clients = clientSet<Client>(log)
+  const broadcast = (symbol: string, channel: Channel, frame: () => string) =>
+    clients.broadcast((c) => c.market === symbol && c.channel === channel, frame)
   const levels = (side: readonly Level[]) =>
     side.map((l) => ({ price_int: l.price, amount_int: l.size, count: l.orders }))
   const orderbook = (book: BookView) =>
@@ -70,15 +53,14 @@ const startBl3p = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchange
       const book = books.get(symbol)
       if (version !== '1' || !book || (channel !== 'orderbook' && channel !== 'trades') || extra.length > 0) {
         log.info({ path: rest }, 'unknown market or channel, closing')
-        ws.close(BL3P_NOT_FOUND, book ? `unknown channel ${String(channel)}` : `unknown market ${symbol}`)
+        ws.close(NOT_FOUND, book ? `unknown channel ${String(channel)}` : `unknown market ${symbol}`)
         return
       }
       const client: Client = { ws, market: symbol, channel }
-      clients.add(client)
-      ws.on('close', () => clients.delete(client))
-      if (channel === 'orderbook') send(ws, orderbook(book))
+      clients.join(client)
+      if (channel === 'orderbook') clients.send(client, orderbook(book))
     },
-    onStep: (result: StepResult) => {
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'bl3p') continue
         const book = market.book('bl3p', u.pair)
@@ -99,8 +81,8 @@ const startBl3p = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchange
         )
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => undefined,
   }
 }

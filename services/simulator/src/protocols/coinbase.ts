@@ -1,16 +1,10 @@
 // Coinbase Exchange WebSocket feed: https://docs.cdp.coinbase.com/exchange/websocket-feed/channels
 // (samples in shared/exchange-samples/coinbase.md). Only the public market-data channels.
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type LevelChange,
-  type StepResult,
-  type Trade,
-  type VenueProfile,
-} from '../market.js'
-import { isoMicros, sendFrame, type ExchangeContext, type ExchangeServer, type SimulatedExchange } from './exchange.js'
+import type { BookView, LevelChange, Trade, VenueProfile } from '../market.js'
+import { acceptOn, clientSet, defineExchange, type StartExchange } from './exchange.js'
+import { significantDigits } from './profile.js'
+import { isoMicros, isRecord, parseJson, priceText, sizesByPrice, sizeText, type SizesByPrice } from './wire.js'
 
 export const coinbaseProfile: VenueProfile = {
   id: 'coinbase',
@@ -20,7 +14,7 @@ export const coinbaseProfile: VenueProfile = {
   // The demo's USD leg: Coinbase quotes BTC-USD whatever PAIRS says.
   alwaysLists: ['BTC-USD'],
   // BTC-EUR and ETH-EUR trade on a 0.01 grid; cheaper assets get more decimals, like quote_increment.
-  priceDecimals: (ref) => Math.max(2, 5 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 5, minDecimals: 2 }),
   depth: 50,
   halfSpreadBps: 0.75,
   offsetBps: 0,
@@ -52,7 +46,7 @@ interface Client {
 interface Product {
   readonly book: BookView
   /** The book as of the last level2_batch flush; batch subscribers get their snapshot from it. */
-  readonly published: { bid: Map<number, number>; ask: Map<number, number> }
+  readonly published: SizesByPrice
   readonly pending: Map<string, LevelChange>
   open: number
   high: number
@@ -67,14 +61,9 @@ class RequestError extends Error {
   override name = 'RequestError'
 }
 
-export const coinbase: SimulatedExchange = {
-  profile: coinbaseProfile,
-  basePath: '/coinbase',
-  start: (ctx) => startCoinbase(ctx),
-}
+export const coinbase = defineExchange(coinbaseProfile, (ctx) => startCoinbase(ctx))
 
-const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'coinbase' })
+const startCoinbase: StartExchange = ({ market, log, nowUs, subscribeTimeoutMs }) => {
   const products = new Map<string, Product>()
   for (const book of market.listings('coinbase')) {
     const mid = ((book.bids[0]?.price ?? 0) + (book.asks[0]?.price ?? 0)) / 2
@@ -82,10 +71,7 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
     const volume24h = (book.bids[0]?.size ?? 0) * 5000
     products.set(book.symbol, {
       book,
-      published: {
-        bid: new Map(book.bids.map((l) => [l.price, l.size])),
-        ask: new Map(book.asks.map((l) => [l.price, l.size])),
-      },
+      published: sizesByPrice(book),
       pending: new Map(),
       open: mid,
       high: mid,
@@ -95,33 +81,26 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
       lastTicker: undefined,
     })
   }
-  const clients = new Set<Client>()
-  let sent = 0
-
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   const wants = (client: Client, kind: Kind, product: string) => {
     for (const [name, set] of client.subs) if (CHANNELS[name] === kind && set.has(product)) return true
     return false
   }
-  const broadcast = (kind: Kind, product: string, frame: () => string) => {
-    let text: string | undefined
-    for (const c of clients) if (wants(c, kind, product)) send(c, (text ??= frame()))
-  }
+  const broadcast = (kind: Kind, product: string, frame: () => string) =>
+    clients.broadcast((c) => wants(c, kind, product), frame)
 
-  const price = (p: Product, units: number) => toDecimalString(units, p.book.priceDecimals)
-  const size = (units: number) => toDecimalString(units, SIZE_DECIMALS)
+  const price = (p: Product, units: number) => priceText(p.book, units)
   const l2update = (id: string, p: Product, changes: Iterable<LevelChange>) =>
     JSON.stringify({
       type: 'l2update',
       product_id: id,
-      changes: Array.from(changes, (c) => [c.side === 'bid' ? 'buy' : 'sell', price(p, c.price), size(c.size)]),
+      changes: Array.from(changes, (c) => [c.side === 'bid' ? 'buy' : 'sell', price(p, c.price), sizeText(c.size)]),
       time: isoMicros(nowUs()),
     })
   const snapshot = (id: string, p: Product, batched: boolean) => {
     const side = (levels: Iterable<readonly [number, number]>) =>
-      Array.from(levels, ([px, sz]) => [price(p, px), size(sz)])
+      Array.from(levels, ([px, sz]) => [price(p, px), sizeText(sz)])
     const bids = batched
       ? [...p.published.bid].sort((a, b) => b[0] - a[0])
       : p.book.bids.map((l) => [l.price, l.size] as const)
@@ -139,18 +118,18 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
       product_id: id,
       price: price(p, t.price),
       open_24h: price(p, Math.round(p.open)),
-      volume_24h: size(p.volume24h),
+      volume_24h: sizeText(p.volume24h),
       low_24h: price(p, Math.round(p.low)),
       high_24h: price(p, Math.round(p.high)),
-      volume_30d: size(p.volume30d),
+      volume_30d: sizeText(p.volume30d),
       best_bid: bid ? price(p, bid.price) : '0',
-      best_bid_size: size(bid?.size ?? 0),
+      best_bid_size: sizeText(bid?.size ?? 0),
       best_ask: ask ? price(p, ask.price) : '0',
-      best_ask_size: size(ask?.size ?? 0),
+      best_ask_size: sizeText(ask?.size ?? 0),
       side: t.side,
       time: isoMicros(nowUs()),
       trade_id: t.tradeId,
-      last_size: size(t.size),
+      last_size: sizeText(t.size),
     })
   }
 
@@ -212,10 +191,8 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
     })
 
   const onMessage = (client: Client, raw: string) => {
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
+    const msg = parseJson(raw)
+    if (msg === undefined) {
       send(client, JSON.stringify({ type: 'error', message: 'Failed to parse request', reason: 'malformed JSON' }))
       return
     }
@@ -269,26 +246,19 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
 
   return {
     streams: [''],
-    accept: (ws, rest) => {
-      if (rest !== '' && rest !== '/') {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/'], (ws) => {
       const client: Client = { ws, subs: new Map(), timer: undefined }
       client.timer = setTimeout(() => {
         log.info({ subscribeTimeoutMs }, 'no subscribe in time, closing')
         ws.close(4001, 'subscribe timeout')
       }, subscribeTimeoutMs)
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => {
-        clearTimeout(client.timer)
-        clients.delete(client)
-      })
-    },
-    onStep: (result: StepResult) => {
+      clients.join(
+        client,
+        (raw) => onMessage(client, raw),
+        () => clearTimeout(client.timer),
+      )
+    }),
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'coinbase') continue
         const p = products.get(u.pair)
@@ -309,8 +279,8 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
         broadcast('ticker', t.pair, () => p.lastTicker!)
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => {
       clearInterval(batchTimer)
       clearInterval(heartbeatTimer)
@@ -318,6 +288,4 @@ const startCoinbase = ({ market, log: parentLog, nowUs, subscribeTimeoutMs }: Ex
     },
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')

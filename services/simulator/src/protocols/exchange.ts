@@ -47,6 +47,72 @@ export interface HttpReply {
   readonly headers?: Readonly<Record<string, string>>
 }
 
+export type StartExchange = (ctx: ExchangeContext) => ExchangeServer
+
+/** An exchange served under `/<id>`, its `ctx.log` tagged with the id. */
+export const defineExchange = (profile: VenueProfile, start: StartExchange): SimulatedExchange => ({
+  profile,
+  basePath: `/${profile.id}`,
+  start: (ctx) => start({ ...ctx, log: ctx.log.child({ exchange: profile.id }) }),
+})
+
+/** A client connection; each protocol adds what it keeps per connection. */
+export interface Client {
+  readonly ws: WebSocket
+}
+
+/** An exchange server's connected clients and the count of frames sent to them. */
+export interface Clients<C extends Client> extends Iterable<C> {
+  send(client: C, frame: string): void
+  /** Built once, and only when some client `wants` it. */
+  broadcast(wants: (client: C) => boolean, frame: () => string): void
+  /** Serves a connected client until it closes; binary frames are ignored, as no feed here takes them. */
+  join(client: C, onText?: (raw: string) => void, onClose?: () => void): void
+  connections(): number
+  messagesSent(): number
+}
+
+export const clientSet = <C extends Client>(log: Logger): Clients<C> => {
+  const clients = new Set<C>()
+  let sent = 0
+  const send = (client: C, frame: string) => {
+    if (sendFrame(client.ws, frame, log)) sent += 1
+  }
+  return {
+    [Symbol.iterator]: () => clients.values(),
+    send,
+    broadcast: (wants, frame) => {
+      let text: string | undefined
+      for (const c of clients) if (wants(c)) send(c, (text ??= frame()))
+    },
+    join: (client, onText, onClose) => {
+      clients.add(client)
+      if (onText) {
+        client.ws.on('message', (data, isBinary) => {
+          if (!isBinary) onText(data.toString())
+        })
+      }
+      client.ws.on('close', () => {
+        onClose?.()
+        clients.delete(client)
+      })
+    },
+    connections: () => clients.size,
+    messagesSent: () => sent,
+  }
+}
+
+/** Close code for a path the exchange does not serve: 4xxx is application-defined, 404 as in HTTP. */
+export const NOT_FOUND = 4404
+
+/** An `accept` for the exchange's own paths (under `basePath`); any other path is closed with NOT_FOUND. */
+export const acceptOn =
+  (paths: readonly string[], accept: (ws: WebSocket) => void): ExchangeServer['accept'] =>
+  (ws, rest) => {
+    if (paths.includes(rest)) accept(ws)
+    else ws.close(NOT_FOUND, 'not found')
+  }
+
 /**
  * Real exchanges disconnect consumers that fall behind (Coinbase: ErrSlowConsume) instead of
  * buffering without bound; a stuck benchmark client must not take the simulator's memory.
@@ -63,11 +129,4 @@ export const sendFrame = (ws: WebSocket, frame: string, log: Logger): boolean =>
   }
   ws.send(frame)
   return true
-}
-
-/** `2022-08-04T15:25:05.010758Z`: ISO 8601 with microseconds, as Coinbase writes `time`. */
-export const isoMicros = (epochUs: number): string => {
-  const ms = Math.floor(epochUs / 1000)
-  const micros = String(Math.floor(epochUs) % 1000).padStart(3, '0')
-  return `${new Date(ms).toISOString().slice(0, -1)}${micros}Z`
 }

@@ -3,29 +3,20 @@
 // trades, then `l2_updates` diffs and `trade` messages, and a heartbeat every 5 s. v2 documents no ack
 // and no error message, and the real feed sends none on subscribing.
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type LevelChange,
-  type StepResult,
-  type Trade,
-  type VenueProfile,
-} from '../market.js'
-import { sendFrame, type ExchangeContext, type ExchangeServer, type SimulatedExchange } from './exchange.js'
+import type { BookView, LevelChange, Trade, VenueProfile } from '../market.js'
+import { acceptOn, clientSet, defineExchange, type StartExchange } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { isRecord, parseJson, priceText, sizeText, withoutTrailingZeros } from './wire.js'
 
 export const geminiProfile: VenueProfile = {
   id: 'gemini',
   // API fee schedule, 30-day volume $0 (gemini.com/fees/api-fee-schedule, 2022).
   takerFee: 0.004,
   // v2 symbols are BASE+QUOTE (BTC-EUR is BTCEUR); fiat quotes only, like the ingestor's pairs.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return base && (quote === 'EUR' || quote === 'USD' || quote === 'GBP') ? `${base}${quote}` : undefined
-  },
+  symbol: symbolIfQuotedIn(['EUR', 'USD', 'GBP'], (base, quote) => `${base}${quote}`),
   alwaysLists: ['BTC-USD'],
   // BTCUSD and BTCEUR trade on a 0.01 grid; cheaper assets get more decimals.
-  priceDecimals: (ref) => Math.max(2, 5 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 5, minDecimals: 2 }),
   depth: 50,
   halfSpreadBps: 1.25,
   offsetBps: 1,
@@ -51,33 +42,19 @@ interface Listing {
   readonly trades: string[]
 }
 
-export const gemini: SimulatedExchange = {
-  profile: geminiProfile,
-  basePath: '/gemini',
-  start: (ctx) => startGemini(ctx),
-}
+export const gemini = defineExchange(geminiProfile, (ctx) => startGemini(ctx))
 
-const startGemini = ({ market, log: parentLog, nowUs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'gemini' })
+const startGemini: StartExchange = ({ market, log, nowUs }) => {
   const listings = new Map<string, Listing>()
   for (const book of market.listings('gemini')) listings.set(book.symbol, { book, trades: [] })
-  const clients = new Set<Client>()
-  let sent = 0
+  const clients = clientSet<Client>(log)
+  const broadcast = (symbol: string, frame: () => string) => clients.broadcast((c) => c.symbols.has(symbol), frame)
 
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
-  const broadcast = (symbol: string, frame: () => string) => {
-    let text: string | undefined
-    for (const c of clients) if (c.symbols.has(symbol)) send(c, (text ??= frame()))
-  }
-
-  const price = (book: BookView, units: number) => toDecimalString(units, book.priceDecimals)
   // Gemini prints quantities without trailing zeros ("0.04", "3", "0").
-  const quantity = (units: number) => toDecimalString(units, SIZE_DECIMALS).replace(/\.?0+$/, '') || '0'
+  const quantity = (units: number) => withoutTrailingZeros(sizeText(units))
   const change = (book: BookView, c: LevelChange) => [
     c.side === 'bid' ? 'buy' : 'sell',
-    price(book, c.price),
+    priceText(book, c.price),
     quantity(c.size),
   ]
 
@@ -93,7 +70,7 @@ const startGemini = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
       symbol: book.symbol,
       event_id: t.sequence,
       timestamp: Math.floor(nowUs() / 1000),
-      price: price(book, t.price),
+      price: priceText(book, t.price),
       quantity: quantity(t.size),
       side: t.side,
       tid: t.tradeId,
@@ -105,12 +82,8 @@ const startGemini = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
   }
 
   const onMessage = (client: Client, raw: string) => {
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
-      return refuse(client, 'malformed JSON')
-    }
+    const msg = parseJson(raw)
+    if (msg === undefined) return refuse(client, 'malformed JSON')
     const type = isRecord(msg) ? msg['type'] : undefined
     const subscriptions = isRecord(msg) ? msg['subscriptions'] : undefined
     if ((type !== 'subscribe' && type !== 'unsubscribe') || !Array.isArray(subscriptions)) {
@@ -130,31 +103,23 @@ const startGemini = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
         client.symbols.delete(symbol)
       } else if (!client.symbols.has(symbol)) {
         client.symbols.add(symbol)
-        send(client, initial(listings.get(symbol)!))
+        clients.send(client, initial(listings.get(symbol)!))
       }
     }
   }
 
   const heartbeatTimer = setInterval(() => {
     const frame = `{"type":"heartbeat","timestamp":${Math.floor(nowUs() / 1000)}}`
-    for (const c of clients) if (c.symbols.size > 0) send(c, frame)
+    for (const c of clients) if (c.symbols.size > 0) clients.send(c, frame)
   }, HEARTBEAT_MS)
 
   return {
     streams: [''],
-    accept: (ws, rest) => {
-      if (!['', '/', '/v2/marketdata', '/v2/marketdata/'].includes(rest)) {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/', '/v2/marketdata', '/v2/marketdata/'], (ws) => {
       const client: Client = { ws, symbols: new Set() }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => clients.delete(client))
-    },
-    onStep: (result: StepResult) => {
+      clients.join(client, (raw) => onMessage(client, raw))
+    }),
+    onStep: (result) => {
       // The real feed sends a trade before the book change it causes (capture: ANKRUSD at 0.07946).
       for (const t of result.trades) {
         if (t.venue !== 'gemini') continue
@@ -174,10 +139,8 @@ const startGemini = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
         )
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => clearInterval(heartbeatTimer),
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

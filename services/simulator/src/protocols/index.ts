@@ -9,13 +9,14 @@ import { okx } from './okx.js'
 import type { SimulatedExchange } from './exchange.js'
 
 export { coinbase, coinbaseProfile } from './coinbase.js'
-export { bl3p, bl3pProfile, BL3P_NOT_FOUND } from './bl3p.js'
+export { bl3p, bl3pProfile } from './bl3p.js'
 export { kraken, krakenProfile } from './kraken.js'
 export { okx, okxExchange, okxProfile, type OkxOptions } from './okx.js'
 export { gemini, geminiProfile } from './gemini.js'
 export { bitstamp, bitstampProfile } from './bitstamp.js'
 export { bitfinex, bitfinexProfile } from './bitfinex.js'
 export { binance, binanceProfile } from './binance.js'
+export { NOT_FOUND } from './exchange.js'
 export type { SimulatedExchange, ExchangeServer, ExchangeContext, HttpReply } from './exchange.js'
 
 /** Every simulated exchange; a new exchange is one file and one entry here. */

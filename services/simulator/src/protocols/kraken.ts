@@ -2,28 +2,20 @@
 // shared/exchange-samples/kraken.md). Only the public `book` channel, with status, heartbeat and ping.
 import { crc32 } from 'node:zlib'
 import type { WebSocket } from 'ws'
-import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type Level,
-  type StepResult,
-  type VenueProfile,
-} from '../market.js'
-import { isoMicros, sendFrame, type ExchangeContext, type ExchangeServer, type SimulatedExchange } from './exchange.js'
+import type { BookView, Level, VenueProfile } from '../market.js'
+import { acceptOn, clientSet, defineExchange, type StartExchange } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { isoMicros, isRecord, parseJson, priceText, sizesByPrice, sizeText, type SizesByPrice } from './wire.js'
 
 export const krakenProfile: VenueProfile = {
   id: 'kraken',
   // Entry-tier taker fee, unverified (third-party summary of kraken.com/features/fee-schedule).
   takerFee: 0.004,
   // v2 symbols: BTC-EUR is `BTC/EUR` (v1 said XBT). Fiat quotes only, like the ingestor's pairs.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return base && (quote === 'EUR' || quote === 'USD') ? `${base}/${quote}` : undefined
-  },
+  symbol: symbolIfQuotedIn(['EUR', 'USD'], (base, quote) => `${base}/${quote}`),
   alwaysLists: ['BTC-USD'],
   // BTC/EUR trades on a 0.1 grid, ETH/EUR on 0.01 (price_precision 1 and 2).
-  priceDecimals: (ref) => Math.max(1, 6 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 6, minDecimals: 1 }),
   depth: 40,
   halfSpreadBps: 1.5,
   offsetBps: -2,
@@ -37,12 +29,10 @@ const DEFAULT_DEPTH = 10
 const CHECKSUM_LEVELS = 10
 const HEARTBEAT_MS = 1000
 
-type Held = { bid: Map<number, number>; ask: Map<number, number> }
-
 interface Subscription {
   readonly depth: number
   /** The top `depth` levels as the client holds them after the last frame we sent. */
-  held: Held
+  held: SizesByPrice
 }
 
 interface Client {
@@ -50,34 +40,19 @@ interface Client {
   readonly subs: Map<string, Subscription>
 }
 
-export const kraken: SimulatedExchange = {
-  profile: krakenProfile,
-  basePath: '/kraken',
-  start: (ctx) => startKraken(ctx),
-}
+export const kraken = defineExchange(krakenProfile, (ctx) => startKraken(ctx))
 
-const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'kraken' })
+const startKraken: StartExchange = ({ market, log, nowUs }) => {
   const books = new Map<string, BookView>()
   for (const book of market.listings('kraken')) books.set(book.symbol, book)
-  const clients = new Set<Client>()
-  let sent = 0
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   let connectionId = 13834774380200032777n
-
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
   const now = () => isoMicros(nowUs())
 
-  // Decimal text with full precision: the checksum is over exactly this text.
-  const px = (book: BookView, units: number) => toDecimalString(units, book.priceDecimals)
-  const qty = (units: number) => toDecimalString(units, SIZE_DECIMALS)
+  // Prices and quantities with every decimal: the checksum is over exactly this text.
   const levelsJson = (book: BookView, levels: Iterable<readonly [number, number]>) =>
-    `[${Array.from(levels, ([p, s]) => `{"price":${px(book, p)},"qty":${qty(s)}}`).join(',')}]`
-  const view = (book: BookView, depth: number): Held => ({
-    bid: new Map(book.bids.slice(0, depth).map((l) => [l.price, l.size])),
-    ask: new Map(book.asks.slice(0, depth).map((l) => [l.price, l.size])),
-  })
+    `[${Array.from(levels, ([p, s]) => `{"price":${priceText(book, p)},"qty":${sizeText(s)}}`).join(',')}]`
 
   /** Book checksum guide (v2): top 10 asks then top 10 bids, price then qty, `.` and leading zeros removed. */
   const checksum = (book: BookView) => {
@@ -85,7 +60,7 @@ const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
     const part = (levels: readonly Level[]) =>
       levels
         .slice(0, CHECKSUM_LEVELS)
-        .map((l) => digits(px(book, l.price)) + digits(qty(l.size)))
+        .map((l) => digits(priceText(book, l.price)) + digits(sizeText(l.size)))
         .join('')
     return crc32(part(book.asks) + part(book.bids)) >>> 0
   }
@@ -101,14 +76,14 @@ const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
     `"checksum":${checksum(book)},"timestamp":"${now()}"}]}`
 
   const snapshot = (book: BookView, sub: Subscription) => {
-    sub.held = view(book, sub.depth)
+    sub.held = sizesByPrice(book, sub.depth)
     return bookFrame('snapshot', book, sub.held.bid, sub.held.ask)
   }
 
   // What moved in the client's top `depth`: new or resized levels, and deleted ones. A level that
   // only fell out of scope gets no delete: the client truncates to its depth (checksum guide).
   const update = (book: BookView, sub: Subscription): string | undefined => {
-    const next = view(book, sub.depth)
+    const next = sizesByPrice(book, sub.depth)
     const diff = (side: 'bid' | 'ask') => {
       const out: [number, number][] = []
       for (const [p, s] of next[side]) if (sub.held[side].get(p) !== s) out.push([p, s])
@@ -133,10 +108,8 @@ const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
 
   const onMessage = (client: Client, raw: string) => {
     const timeIn = now()
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
+    const msg = parseJson(raw)
+    if (msg === undefined) {
       send(client, JSON.stringify({ error: 'Malformed request', success: false, time_in: timeIn, time_out: now() }))
       return
     }
@@ -191,24 +164,16 @@ const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
 
   return {
     streams: [''],
-    accept: (ws, rest) => {
-      if (rest !== '' && rest !== '/' && rest !== '/v2') {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/', '/v2'], (ws) => {
       const client: Client = { ws, subs: new Map() }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => clients.delete(client))
+      clients.join(client, (raw) => onMessage(client, raw))
       connectionId += 1n
       send(
         client,
         `{"channel":"status","data":[{"api_version":"v2","connection_id":${connectionId},"system":"online","version":"2.0.0"}],"type":"update"}`,
       )
-    },
-    onStep: (result: StepResult) => {
+    }),
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'kraken') continue
         const book = market.book('kraken', u.pair)
@@ -220,10 +185,8 @@ const startKraken = ({ market, log: parentLog, nowUs }: ExchangeContext): Exchan
         }
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => clearInterval(heartbeatTimer),
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

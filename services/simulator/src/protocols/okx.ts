@@ -5,43 +5,34 @@
 // REST), `prevSeqId`/`seqId` on every push, `checksum` always 0. Text `ping` is answered by `pong`.
 import { crc32 } from 'node:zlib'
 import type { WebSocket } from 'ws'
+import type { BookView, Level, LevelChange, VenueProfile } from '../market.js'
 import {
-  SIZE_DECIMALS,
-  toDecimalString,
-  type BookView,
-  type Level,
-  type LevelChange,
-  type StepResult,
-  type VenueProfile,
-} from '../market.js'
-import {
-  sendFrame,
+  acceptOn,
+  clientSet,
+  defineExchange,
   type ExchangeContext,
   type ExchangeServer,
   type HttpReply,
   type SimulatedExchange,
 } from './exchange.js'
+import { significantDigits, symbolIfQuotedIn } from './profile.js'
+import { bestFirst, isRecord, parseJson, priceText, sizeText, withoutTrailingZeros } from './wire.js'
 
 export const okxProfile: VenueProfile = {
   id: 'okx',
   // Spot, regular user Lv1 (okx.com/fees).
   takerFee: 0.001,
   // instIds are BASE-QUOTE as ours. Spot quotes OKX lists for BTC: USDT, USDC, and EUR in the EEA.
-  symbol: (pair) => {
-    const [base, quote] = pair.split('-')
-    return base && quote && QUOTES.has(quote) ? pair : undefined
-  },
+  symbol: symbolIfQuotedIn(['USDT', 'USDC', 'EUR'], (base, quote) => `${base}-${quote}`),
   alwaysLists: ['BTC-USDT'],
   // BTC-USDT trades on a 0.1 grid (the recording's prices).
-  priceDecimals: (ref) => Math.max(1, 6 - Math.ceil(Math.log10(ref))),
+  priceDecimals: significantDigits({ digits: 6, minDecimals: 1 }),
   depth: 50,
   halfSpreadBps: 0.5,
   offsetBps: 0.5,
   levelGapBps: [0.2, 1],
   topSizeUsd: 6000,
 }
-
-const QUOTES = new Set(['USDT', 'USDC', 'EUR'])
 
 /** What the simulated OKX sends; the defaults are production since the 2026 changes. */
 export interface OkxOptions {
@@ -73,35 +64,23 @@ interface Client {
   subscribeTimer: NodeJS.Timeout | undefined
 }
 
-export const okxExchange = (options: OkxOptions = {}): SimulatedExchange => ({
-  profile: okxProfile,
-  basePath: '/okx',
-  start: (ctx) => startOkx(ctx, options),
-})
+export const okxExchange = (options: OkxOptions = {}): SimulatedExchange =>
+  defineExchange(okxProfile, (ctx) => startOkx(ctx, options))
 
 export const okx: SimulatedExchange = okxExchange()
 
-const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: OkxOptions): ExchangeServer => {
-  const log = parentLog.child({ exchange: 'okx' })
+const startOkx = ({ market, log, nowUs }: ExchangeContext, options: OkxOptions): ExchangeServer => {
   const books = new Map<string, Book>()
   // Real seqIds are large and advance by more than one per push.
   for (const view of market.listings('okx')) books.set(view.symbol, { view, seqId: 1_000_000, lastPushMs: 0 })
-  const clients = new Set<Client>()
-  let sent = 0
+  const clients = clientSet<Client>(log)
+  const send = clients.send
   let connections = 0
-
-  const send = (client: Client, frame: string) => {
-    if (sendFrame(client.ws, frame, log)) sent += 1
-  }
   const nowMs = () => Math.floor(nowUs() / 1000)
 
-  // Decimal text without trailing zeros, as OKX prints it ("30316", "0.85").
-  const decimalText = (units: number, decimals: number) => {
-    const text = toDecimalString(units, decimals)
-    return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text
-  }
-  const px = (book: Book, units: number) => decimalText(units, book.view.priceDecimals)
-  const sz = (units: number) => decimalText(units, SIZE_DECIMALS)
+  // OKX prints decimals without trailing zeros ("30316", "0.85").
+  const px = (book: Book, units: number) => withoutTrailingZeros(priceText(book.view, units))
+  const sz = (units: number) => withoutTrailingZeros(sizeText(units))
   const entry = (book: Book, l: Pick<Level, 'price' | 'size' | 'orders'>) =>
     l.size === 0 ? [px(book, l.price), '0', '0', '0'] : [px(book, l.price), sz(l.size), '0', String(l.orders)]
 
@@ -146,10 +125,9 @@ const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: O
   const updatePush = (book: Book, changes: readonly LevelChange[], prevSeqId: number) => {
     const side = (s: 'bid' | 'ask') => {
       const levels = s === 'bid' ? book.view.bids : book.view.asks
-      return changes
-        .filter((c) => c.side === s)
-        .sort((a, b) => (s === 'bid' ? b.price - a.price : a.price - b.price))
-        .map((c) => entry(book, { ...c, orders: levels.find((l) => l.price === c.price)?.orders ?? 1 }))
+      return bestFirst(changes, s).map((c) =>
+        entry(book, { ...c, orders: levels.find((l) => l.price === c.price)?.orders ?? 1 }),
+      )
     }
     return push(book, 'update', side('ask'), side('bid'), prevSeqId, book.seqId)
   }
@@ -159,12 +137,7 @@ const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: O
 
   const onMessage = (client: Client, raw: string) => {
     if (raw === 'ping') return send(client, 'pong')
-    let msg: unknown
-    try {
-      msg = JSON.parse(raw)
-    } catch {
-      msg = undefined
-    }
+    const msg = parseJson(raw)
     const op = isRecord(msg) ? msg['op'] : undefined
     const args = isRecord(msg) ? msg['args'] : undefined
     const id = isRecord(msg) ? msg['id'] : undefined
@@ -212,18 +185,16 @@ const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: O
     for (const book of books.values()) {
       if (now - book.lastPushMs < NO_CHANGE_MS) continue
       book.lastPushMs = now
-      const frame = push(book, 'update', [], [], book.seqId, book.seqId)
-      for (const c of clients) if (c.instIds.has(book.view.symbol)) send(c, frame)
+      clients.broadcast(
+        (c) => c.instIds.has(book.view.symbol),
+        () => push(book, 'update', [], [], book.seqId, book.seqId),
+      )
     }
   }, NO_CHANGE_CHECK_MS)
 
   return {
     streams: ['', '/ws/v5/public'],
-    accept: (ws, rest) => {
-      if (rest !== '' && rest !== '/' && rest !== '/ws/v5/public') {
-        ws.close(4404, 'not found')
-        return
-      }
+    accept: acceptOn(['', '/', '/ws/v5/public'], (ws) => {
       connections += 1
       const client: Client = {
         ws,
@@ -231,17 +202,14 @@ const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: O
         instIds: new Set(),
         subscribeTimer: setTimeout(() => ws.close(4004, 'No subscription within 30 seconds'), SUBSCRIBE_TIMEOUT_MS),
       }
-      clients.add(client)
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) onMessage(client, data.toString())
-      })
-      ws.on('close', () => {
-        clearTimeout(client.subscribeTimer)
-        clients.delete(client)
-      })
-    },
+      clients.join(
+        client,
+        (raw) => onMessage(client, raw),
+        () => clearTimeout(client.subscribeTimer),
+      )
+    }),
     http: (rest, query) => orderBook(rest, query),
-    onStep: (result: StepResult) => {
+    onStep: (result) => {
       for (const u of result.updates) {
         if (u.venue !== 'okx') continue
         const view = market.book('okx', u.pair)
@@ -251,18 +219,17 @@ const startOkx = ({ market, log: parentLog, nowUs }: ExchangeContext, options: O
         const prevSeqId = book.seqId
         book.seqId += u.changes.length
         book.lastPushMs = nowMs()
-        let frame: string | undefined
-        for (const c of clients)
-          if (c.instIds.has(book.view.symbol)) send(c, (frame ??= updatePush(book, u.changes, prevSeqId)))
+        clients.broadcast(
+          (c) => c.instIds.has(book.view.symbol),
+          () => updatePush(book, u.changes, prevSeqId),
+        )
       }
     },
-    connections: () => clients.size,
-    messagesSent: () => sent,
+    connections: clients.connections,
+    messagesSent: clients.messagesSent,
     close: () => {
       clearInterval(noChangeTimer)
       for (const c of clients) clearTimeout(c.subscribeTimer)
     },
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
