@@ -25,7 +25,10 @@ export const createLogger = ({ service, level = 'info', instance }: LoggerSettin
   if (process.stdout.isTTY && process.env['LOG_PRETTY'] !== '0') {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } })
   }
-  return pino(options)
+  // Asynchronous, so a stalled reader of stdout never blocks the service; minLength 1 (any line
+  // is written at once, as with 0) makes `flush(cb)` wait for a write in flight, which onShutdown
+  // needs before process.exit: with pino's default of 0 it calls back at once.
+  return pino(options, pino.destination({ dest: 1, sync: false, minLength: 1 }))
 }
 
 /** Hides the password of a URL before it is logged. */

@@ -38,6 +38,7 @@ export const onShutdown = (
       }
     }
     log.info('stopped')
+    await flushLog(log)
     process.exit(code)
   }
   process.on('SIGINT', (signal) => void stop({ signal }))
@@ -49,10 +50,24 @@ export const onShutdown = (
 export const logFatalErrors = (log: Logger): void => {
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception')
-    process.exit(1)
+    void flushLog(log).then(() => process.exit(1))
   })
   process.on('unhandledRejection', (err) => {
     log.fatal({ err }, 'unhandled rejection')
-    process.exit(1)
+    void flushLog(log).then(() => process.exit(1))
   })
 }
+
+/**
+ * Resolves once what was logged is written (or after `timeoutMs`). process.exit drops a write
+ * still in flight on the thread pool, and pino's exit hook does not redo it: a service's last
+ * line ("stopped") was missing now and then.
+ */
+export const flushLog = (log: Logger, timeoutMs = 1000): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs)
+    log.flush(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
