@@ -94,11 +94,8 @@ export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: 
   }
   let stopped = false
   let sub: Subscription | undefined
-  let conn: NatsConnection | undefined
   void Promise.resolve(nc).then((c) => {
-    if (stopped) return
-    conn = c
-    sub = c.subscribe(topo.heartbeats, { callback: onBeat })
+    if (!stopped) sub = c.subscribe(topo.heartbeats, { callback: onBeat })
   })
 
   return {
@@ -109,7 +106,8 @@ export const startServicesRegistry = ({ nc, topo, ttlMs, log, now = Date.now }: 
     },
     stop() {
       stopped = true
-      if (conn !== undefined && !conn.isClosed()) sub?.unsubscribe()
+      // Closing the connection closes its subscriptions: nothing is left to undo then.
+      if (sub !== undefined && !sub.isClosed()) sub.unsubscribe()
     },
   }
 }
